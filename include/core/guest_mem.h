@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Guest RAM: anonymous host mappings and the guest-physical ranges they back.
+ * Every access the VMM makes on behalf of a guest-supplied address goes through
+ * guest_mem_ptr(), which refuses ranges that are not wholly inside one region,
+ * so a hostile address can never reach host memory outside guest RAM.
+ */
+#ifndef CASULO_CORE_GUEST_MEM_H
+#define CASULO_CORE_GUEST_MEM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/compiler.h"
+
+#define GUEST_MEM_MAX_REGIONS 4
+
+struct guest_mem_region {
+    uint64_t gpa;   /* guest-physical start */
+    uint64_t size;  /* bytes */
+    uint8_t *hva;   /* host mapping */
+};
+
+struct guest_mem {
+    struct guest_mem_region regions[GUEST_MEM_MAX_REGIONS];
+    unsigned nr_regions;
+    uint64_t ram_size;  /* total RAM, all regions */
+    void *mapping;      /* one host reservation backing every region */
+    size_t mapping_size;
+};
+
+/*
+ * Maps ram_size bytes of anonymous memory (MAP_NORESERVE: pages are only
+ * allocated when touched) and lays them out around the 32-bit MMIO hole: RAM
+ * below `hole_start`, the rest from `high_start` upwards.
+ */
+int guest_mem_init(struct guest_mem *gm, uint64_t ram_size, uint64_t hole_start,
+                   uint64_t high_start) MUST_CHECK;
+void guest_mem_destroy(struct guest_mem *gm);
+
+/* Host pointer for [gpa, gpa+len) when the range is inside one region; else NULL. */
+void *guest_mem_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+
+/* Copy helpers; -EFAULT when the range is not wholly guest RAM. */
+int guest_mem_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len) MUST_CHECK;
+int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len) MUST_CHECK;
+
+/* Highest guest-physical address + 1 of RAM below the hole (the "low" end). */
+uint64_t guest_mem_low_end(const struct guest_mem *gm);
+
+#endif

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A virtual machine: the KVM fds, guest memory, the two buses, the vCPUs, the
+ * platform devices and the event loop. All VM state hangs off struct vm (no
+ * file-level mutable state), so several VMs can live in one process.
+ */
+#ifndef CASULO_CORE_VM_H
+#define CASULO_CORE_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "boot/boot.h"
+#include "core/bus.h"
+#include "core/console.h"
+#include "core/evloop.h"
+#include "core/guest_mem.h"
+#include "core/irq.h"
+#include "core/vm_config.h"
+#include "devices/device.h"
+#include "util/compiler.h"
+
+struct vcpu;
+struct kvm_cpuid2;
+
+/* Why a VM stopped; decides casulo's exit status. */
+enum vm_exit_reason {
+    VM_EXIT_NONE = 0,
+    VM_EXIT_POWEROFF,        /* guest powered off (ACPI S5)          -> 0 */
+    VM_EXIT_REBOOT,          /* guest asked for a reset              -> 0 or restart */
+    VM_EXIT_SIGNAL,          /* SIGINT/SIGTERM                        -> 0 */
+    VM_EXIT_CONSOLE_QUIT,    /* Ctrl-A x on the console               -> 0 */
+    VM_EXIT_TRIPLE_FAULT,    /* KVM_EXIT_SHUTDOWN                     -> 3 */
+    VM_EXIT_INTERNAL_ERROR,  /* KVM internal / emulation error        -> 3 */
+    VM_EXIT_FAIL_ENTRY,      /* KVM could not enter the guest         -> 3 */
+    VM_EXIT_GUEST_ERROR,     /* guest broke the platform's rules      -> 3 */
+    VM_EXIT_HOST_ERROR,      /* an ioctl or host resource failed      -> 1 */
+};
+
+/* casulo's process exit status for a stop reason. */
+int vm_exit_status(enum vm_exit_reason reason);
+const char *vm_exit_reason_name(enum vm_exit_reason reason);
+
+struct vm {
+    const struct vm_config *cfg;
+    int kvm_fd;
+    int vm_fd;
+    int vcpu_mmap_size;
+    unsigned max_cpus;              /* KVM_CAP_MAX_VCPUS */
+    struct kvm_cpuid2 *supported_cpuid;
+
+    struct guest_mem mem;
+    struct bus pio;
+    struct bus mmio;
+    struct evloop loop;
+    struct console console;
+    struct boot_info boot;
+
+    struct vcpu *vcpus;
+    unsigned nr_vcpus;
+
+    struct device_instance devices[DEVICE_MAX];
+    unsigned nr_devices;
+
+    /* The first stop request wins; later ones are ignored. */
+    pthread_mutex_t stop_lock;
+    atomic_bool stopping;
+    enum vm_exit_reason exit_reason;
+    char exit_detail[256];
+};
+
+/*
+ * Creates the VM from a validated config: opens /dev/kvm and checks the API,
+ * creates the irqchip and PIT, maps memory, loads the kernel, builds the
+ * firmware tables, creates devices and vCPUs. On failure writes one line to
+ * err and unwinds everything. Nothing runs yet.
+ */
+int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errlen) MUST_CHECK;
+
+/* Starts the vCPU threads and runs the event loop until the VM stops. */
+int vm_run(struct vm *vm);
+
+void vm_destroy(struct vm *vm);
+
+/* Any thread: records why the VM stops (first caller wins) and wakes everyone. */
+void vm_request_stop(struct vm *vm, enum vm_exit_reason reason, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
+
+/* An interrupt line on the in-kernel irqchip for `gsi`. */
+struct irq_line vm_irq_line(struct vm *vm, unsigned gsi);
+
+/* One line saying what to do when /dev/kvm cannot be used. */
+const char *vm_kvm_help(int err);
+
+#endif

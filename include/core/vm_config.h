@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Everything that describes a VM before it exists. Configuration is pure
+ * data: parsed and validated here before /dev/kvm is opened, so a bad option
+ * never leaves a half-built VM behind.
+ */
+#ifndef CASULO_CORE_VM_CONFIG_H
+#define CASULO_CORE_VM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/compiler.h"
+
+#define VM_CONFIG_DEFAULT_MEMORY (512ULL * 1024 * 1024)
+#define VM_CONFIG_MIN_MEMORY     (2ULL * 1024 * 1024)   /* room for the boot structures */
+#define VM_CONFIG_MAX_CPUS_HARD  1024
+
+enum console_mode { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_OFF };
+enum reboot_action { REBOOT_EXIT, REBOOT_RESTART };
+
+struct vm_config {
+    char *kernel_path;
+    char *initrd_path;         /* NULL: none */
+    char *cmdline;             /* NULL: default */
+    unsigned cpus;
+    uint64_t memory;           /* bytes */
+    enum console_mode console;
+    char *console_path;        /* CONSOLE_FILE */
+    enum reboot_action on_reboot;
+};
+
+void vm_config_init(struct vm_config *cfg);
+void vm_config_free(struct vm_config *cfg);
+
+/*
+ * Checks the parts that need no KVM: files exist and are readable, sizes are
+ * sane, memory fits the host. On failure writes one line naming the problem
+ * into err and returns -EINVAL (or the errno of the failing check).
+ * `max_cpus` is the KVM limit (0 = not known yet, check later).
+ */
+int vm_config_validate(const struct vm_config *cfg, unsigned max_cpus, char *err, size_t errlen);
+
+/* Host physical memory in bytes (MemTotal), 0 if unknown. */
+uint64_t host_memory_total(void);
+
+#define VM_DEFAULT_CMDLINE "console=ttyS0 reboot=k panic=-1"
+
+#endif

@@ -1,0 +1,84 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Guest RAM allocation and bounds-checked translation. One mmap backs all
+ * regions so the host sees a single VMA per VM; regions are slices of it.
+ */
+#include "core/guest_mem.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+
+int guest_mem_init(struct guest_mem *gm, uint64_t ram_size, uint64_t hole_start,
+                   uint64_t high_start)
+{
+    memset(gm, 0, sizeof(*gm));
+    if (ram_size == 0 || ram_size % 4096 || hole_start % 4096 || high_start < hole_start)
+        return -EINVAL;
+
+    void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    /* Guest RAM never belongs in a core dump of the VMM, and THP helps TLB reach. */
+    madvise(p, ram_size, MADV_DONTDUMP);
+    madvise(p, ram_size, MADV_HUGEPAGE);
+
+    gm->mapping = p;
+    gm->mapping_size = ram_size;
+    gm->ram_size = ram_size;
+
+    uint64_t low = ram_size < hole_start ? ram_size : hole_start;
+    gm->regions[0] = (struct guest_mem_region){ .gpa = 0, .size = low, .hva = p };
+    gm->nr_regions = 1;
+    if (ram_size > low) {
+        gm->regions[1] = (struct guest_mem_region){
+            .gpa = high_start, .size = ram_size - low, .hva = (uint8_t *)p + low };
+        gm->nr_regions = 2;
+    }
+    return 0;
+}
+
+void guest_mem_destroy(struct guest_mem *gm)
+{
+    if (gm->mapping)
+        munmap(gm->mapping, gm->mapping_size);
+    memset(gm, 0, sizeof(*gm));
+}
+
+void *guest_mem_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+    for (unsigned i = 0; i < gm->nr_regions; i++) {
+        const struct guest_mem_region *r = &gm->regions[i];
+        if (gpa < r->gpa)
+            continue;
+        uint64_t off = gpa - r->gpa;
+        /* Written so that no sum can overflow: off < size and len <= size - off. */
+        if (off < r->size && len <= r->size - off)
+            return r->hva + off;
+    }
+    return NULL;
+}
+
+int guest_mem_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len)
+{
+    void *dst = guest_mem_ptr(gm, gpa, len);
+    if (!dst)
+        return -EFAULT;
+    memcpy(dst, src, len);
+    return 0;
+}
+
+int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len)
+{
+    const void *src = guest_mem_ptr(gm, gpa, len);
+    if (!src)
+        return -EFAULT;
+    memcpy(dst, src, len);
+    return 0;
+}
+
+uint64_t guest_mem_low_end(const struct guest_mem *gm)
+{
+    return gm->nr_regions ? gm->regions[0].gpa + gm->regions[0].size : 0;
+}
