@@ -29,7 +29,8 @@ struct vcpu {
 };
 
 int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned index) MUST_CHECK;
-void vcpu_destroy(struct vcpu *vcpu);
+/* Unmaps kvm_run; the fd itself is closed by the VM (see vm_destroy). */
+void vcpu_unmap(struct vcpu *vcpu);
 
 int vcpu_start(struct vcpu *vcpu) MUST_CHECK;
 /* Forces the vCPU out of KVM_RUN (immediate_exit + signal). Any thread. */

@@ -70,7 +70,10 @@ static int run_once(const struct vm_config *cfg, enum vm_exit_reason *reason)
     vm_run(&vm);
     fatal_console = NULL;
     *reason = vm.exit_reason;
-    vm_destroy(&vm);
+    if (*reason == VM_EXIT_REBOOT && cfg->on_reboot == REBOOT_RESTART)
+        vm_destroy(&vm);
+    else
+        vm_destroy_in_background(&vm);
 
     switch (*reason) {
     case VM_EXIT_POWEROFF:

@@ -57,14 +57,11 @@ int vcpu_create(struct vm *vm, struct vcpu *vcpu, unsigned index)
     return 0;
 }
 
-void vcpu_destroy(struct vcpu *vcpu)
+void vcpu_unmap(struct vcpu *vcpu)
 {
     if (vcpu->run)
         munmap(vcpu->run, (size_t)vcpu->vm->vcpu_mmap_size);
-    if (vcpu->fd >= 0)
-        close(vcpu->fd);
     vcpu->run = NULL;
-    vcpu->fd = -1;
 }
 
 static bool handle_io(struct vcpu *vcpu)

@@ -173,6 +173,15 @@ static int create_vm_fd(struct vm *vm, char *err, size_t errlen)
     uint64_t identity = KVM_IDENTITY_MAP_GPA;
     /* Only needed on Intel without unrestricted guest; harmless elsewhere. */
     ioctl(vm->vm_fd, KVM_SET_IDENTITY_MAP_ADDR, &identity);
+    return 0;
+}
+
+/*
+ * Called after the memory slots exist: with an irqchip in place, each slot
+ * change waits for an SRCU grace period (milliseconds), without one it does not.
+ */
+static int create_irqchip(struct vm *vm, char *err, size_t errlen)
+{
     if (ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, 0) < 0) {
         snprintf(err, errlen, "KVM_CREATE_IRQCHIP failed: %s", strerror(errno));
         return -errno;
@@ -322,6 +331,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
     if (!ret)
         ret = setup_memory(vm, err, errlen);
     if (!ret)
+        ret = create_irqchip(vm, err, errlen);
+    if (!ret)
         ret = load_guest(vm, err, errlen);
     if (!ret)
         ret = console_open(&vm->console, cfg, err, errlen);
@@ -389,29 +400,80 @@ out:
     return 0;
 }
 
-void vm_destroy(struct vm *vm)
+/*
+ * Closing the last fd of a VM makes the kernel tear it down, and that waits
+ * for RCU grace periods (10-25 ms here with an irqchip and PIT) that nobody
+ * needs to wait for. With `background`, a forked child inherits the KVM fds
+ * and closes them once this process has exited (it sees EOF on a pipe), so
+ * casulo's own exit is not delayed; guest RAM is MADV_DONTFORK, so the fork
+ * copies almost nothing. QEMU's async-teardown does the same for the same reason.
+ */
+static void close_kvm_fds(struct vm *vm, bool background)
 {
-    for (unsigned i = vm->nr_vcpus; i-- > 0;)
-        vcpu_destroy(&vm->vcpus[i]);
-    free(vm->vcpus);
-    vm->vcpus = NULL;
-    vm->nr_vcpus = 0;
+    int fds[3 + VM_CONFIG_MAX_CPUS_HARD];
+    unsigned n = 0;
+    for (unsigned i = 0; i < vm->nr_vcpus; i++)
+        if (vm->vcpus[i].fd >= 0)
+            fds[n++] = vm->vcpus[i].fd;
+    if (vm->vm_fd >= 0)
+        fds[n++] = vm->vm_fd;
+    if (vm->kvm_fd >= 0)
+        fds[n++] = vm->kvm_fd;
+
+    int lifeline[2] = { -1, -1 };
+    if (background && n && pipe2(lifeline, O_CLOEXEC) == 0) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            int null = open("/dev/null", O_RDWR);
+            for (int fd = 0; fd <= 2; fd++)
+                dup2(null, fd);
+            close(lifeline[1]);
+            char c;
+            while (read(lifeline[0], &c, 1) < 0 && errno == EINTR)
+                ;
+            _exit(0);   /* the kernel closes the KVM fds here */
+        }
+        close(lifeline[0]);
+        if (pid < 0)
+            close(lifeline[1]);
+        /* lifeline[1] stays open until this process exits. */
+    }
+    for (unsigned i = 0; i < n; i++)
+        close(fds[i]);
+    for (unsigned i = 0; i < vm->nr_vcpus; i++)
+        vm->vcpus[i].fd = -1;
+    vm->vm_fd = vm->kvm_fd = -1;
+}
+
+static void destroy(struct vm *vm, bool background_teardown)
+{
     for (unsigned i = vm->nr_devices; i-- > 0;)
         if (vm->devices[i].ops->exit)
             vm->devices[i].ops->exit(vm, vm->devices[i].state);
     vm->nr_devices = 0;
     console_close(&vm->console);
+    for (unsigned i = vm->nr_vcpus; i-- > 0;)
+        vcpu_unmap(&vm->vcpus[i]);
+    close_kvm_fds(vm, background_teardown);
+    free(vm->vcpus);
+    vm->vcpus = NULL;
+    vm->nr_vcpus = 0;
     free(vm->supported_cpuid);
     vm->supported_cpuid = NULL;
-    if (vm->vm_fd >= 0)
-        close(vm->vm_fd);
-    if (vm->kvm_fd >= 0)
-        close(vm->kvm_fd);
-    vm->vm_fd = vm->kvm_fd = -1;
     guest_mem_destroy(&vm->mem);
     if (vm->loop.epfd > 0)
         evloop_destroy(&vm->loop);
     bus_destroy(&vm->mmio);
     bus_destroy(&vm->pio);
     pthread_mutex_destroy(&vm->stop_lock);
+}
+
+void vm_destroy(struct vm *vm)
+{
+    destroy(vm, false);
+}
+
+void vm_destroy_in_background(struct vm *vm)
+{
+    destroy(vm, true);
 }
