@@ -55,12 +55,13 @@ $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_HELPER_OBJS) $(LIB)
 include tests/guest/guest.mk
 include tests/fuzz/fuzz.mk
 
+UNIT_TIER ?= unit
 unit: $(UNIT_BINS)
-	@scripts/run-tests.sh unit $(UNIT_BINS)
+	@scripts/run-tests.sh $(UNIT_TIER) $(UNIT_BINS)
 
 # The unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 unit-asan:
-	$(MAKE) BUILD=build-asan SAN=1 CFLAGS="-O1 -g" unit
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CFLAGS="-O1 -g" UNIT_TIER=unit-asan unit
 
 kvm-tests: $(BIN) guests
 	@scripts/run-tests.sh kvm $(sort $(wildcard tests/kvm/*.sh))
