@@ -70,6 +70,9 @@ static int run_once(const struct vm_config *cfg, enum vm_exit_reason *reason)
     vm_run(&vm);
     fatal_console = NULL;
     *reason = vm.exit_reason;
+    if (log_get_level() >= LOG_INFO)
+        log_info(NULL, "guest RAM touched: %llu KiB",
+                 (unsigned long long)(guest_mem_resident_bytes(&vm.mem) >> 10));
     if (*reason == VM_EXIT_REBOOT && cfg->on_reboot == REBOOT_RESTART)
         vm_destroy(&vm);
     else
