@@ -23,6 +23,8 @@ struct guest_mem;
 #define BOOT_RSDP_PROTOCOL     0x020e  /* acpi_rsdp_addr appeared in 2.14 */
 #define BOOT_DEFAULT_INITRD_MAX 0x7fffffffULL
 #define BOOT_ELF_MAX_PHNUM     64
+/* The 64-bit entry point sits 0x200 past the start of the protected-mode code. */
+#define BOOT_BZ_ENTRY64_OFFSET 0x200
 
 /* What boot_bzimage_parse found in a bzImage. */
 struct boot_bzimage {

@@ -79,6 +79,10 @@ int boot_bzimage_parse(const uint8_t *buf, size_t len, struct boot_bzimage *bz,
     bz->pm_len = len - bz->setup_len;
     if (bz->pm_len == 0)
         return bz_fail(err, errlen, -ENOEXEC, "truncated: no protected-mode kernel after the setup area");
+    if (bz->pm_len <= BOOT_BZ_ENTRY64_OFFSET)
+        return bz_fail(err, errlen, -ENOEXEC,
+                       "truncated: protected-mode kernel (%llu bytes) ends before its 64-bit entry at 0x%x",
+                       (unsigned long long)bz->pm_len, BOOT_BZ_ENTRY64_OFFSET);
     if (h.syssize == 0)
         return bz_fail(err, errlen, -ENOEXEC, "syssize is 0");
     bz->syssize_bytes = (uint64_t)h.syssize * 16;

@@ -17,9 +17,6 @@
 #include "core/guest_mem.h"
 #include "util/size.h"
 
-/* The 64-bit entry point sits 0x200 past the start of the protected-mode code. */
-#define BZ_ENTRY64_OFFSET 0x200
-
 static int load_fail(char *err, size_t errlen, int rc, const char *fmt, ...) PRINTF_LIKE(4, 5);
 
 static int load_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -70,7 +67,7 @@ static int load_bzimage(struct guest_mem *gm, const struct boot_image *img, stru
     st->rsdp_field = bz.version >= BOOT_RSDP_PROTOCOL;
 
     out->format = BOOT_FORMAT_BZIMAGE;
-    out->entry = X86_HIMEM_GPA + BZ_ENTRY64_OFFSET;
+    out->entry = X86_HIMEM_GPA + BOOT_BZ_ENTRY64_OFFSET;
     out->kernel_gpa = X86_HIMEM_GPA;
     out->kernel_end = X86_HIMEM_GPA + bz.pm_len;
     return 0;

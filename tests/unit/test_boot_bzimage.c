@@ -215,6 +215,11 @@ static void test_reject_no_pm(void **state)
     o.pm_len = 0;
     o.syssize = 1;
     expect_reject(&o, "no protected-mode kernel");
+    o.pm_len = 0x200;
+    expect_reject(&o, "ends before its 64-bit entry");
+    o.pm_len = 0x201;
+    struct boot_bzimage bz;
+    assert_int_equal(bz_parse_opts(&o, &bz, NULL, 0), 0);
 }
 
 static void test_reject_syssize(void **state)
