@@ -70,6 +70,7 @@ struct boot_elf {
     struct boot_elf_segment segments[BOOT_ELF_MAX_PHNUM];
     uint64_t low;      /* lowest paddr of any segment */
     uint64_t high;     /* highest paddr + memsz (exclusive) */
+    bool linux_note;   /* a PT_NOTE segment holds a "Linux" note: a vmlinux */
 };
 
 /* Structural checks only; placement in guest RAM is boot_elf_check_placement(). */

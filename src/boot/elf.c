@@ -47,6 +47,34 @@ static int elf_check_ident(const uint8_t *buf, size_t len, char *err, size_t err
     return 0;
 }
 
+/*
+ * Whether a PT_NOTE segment holds a note owned by `owner` (vmlinux carries
+ * "Linux" and "Xen" notes). Every size comes from the file, so each step is
+ * checked against the segment and the file before it is used.
+ */
+static bool elf_notes_name(const uint8_t *buf, size_t len, const Elf64_Phdr *ph, const char *owner)
+{
+    if (ph->p_offset > len || ph->p_filesz > len - ph->p_offset)
+        return false;
+    const uint8_t *p = buf + ph->p_offset;
+    uint64_t left = ph->p_filesz;
+    size_t owner_len = strlen(owner) + 1;
+    while (left >= sizeof(Elf64_Nhdr)) {
+        Elf64_Nhdr nh;
+        memcpy(&nh, p, sizeof(nh));
+        uint64_t name_sz = ALIGN_UP((uint64_t)nh.n_namesz, 4);
+        uint64_t desc_sz = ALIGN_UP((uint64_t)nh.n_descsz, 4);
+        uint64_t total = sizeof(nh) + name_sz + desc_sz;
+        if (total > left)
+            return false;
+        if (nh.n_namesz == owner_len && memcmp(p + sizeof(nh), owner, owner_len) == 0)
+            return true;
+        p += total;
+        left -= total;
+    }
+    return false;
+}
+
 static int elf_add_segment(struct boot_elf *elf, const Elf64_Phdr *ph, unsigned idx, size_t len,
                            char *err, size_t errlen)
 {
@@ -109,6 +137,8 @@ int boot_elf_parse(const uint8_t *buf, size_t len, struct boot_elf *elf, char *e
     for (unsigned i = 0; i < eh.e_phnum; i++) {
         Elf64_Phdr ph;
         memcpy(&ph, buf + eh.e_phoff + (uint64_t)i * sizeof(ph), sizeof(ph));
+        if (ph.p_type == PT_NOTE)
+            elf->linux_note |= elf_notes_name(buf, len, &ph, "Linux");
         if (ph.p_type != PT_LOAD)
             continue;
         rc = elf_add_segment(elf, &ph, i, len, err, errlen);

@@ -67,6 +67,7 @@ static int load_bzimage(struct guest_mem *gm, const struct boot_image *img, stru
     st->rsdp_field = bz.version >= BOOT_RSDP_PROTOCOL;
 
     out->format = BOOT_FORMAT_BZIMAGE;
+    out->linux_kernel = true;
     out->entry = X86_HIMEM_GPA + BOOT_BZ_ENTRY64_OFFSET;
     out->kernel_gpa = X86_HIMEM_GPA;
     out->kernel_end = X86_HIMEM_GPA + bz.pm_len;
@@ -104,6 +105,7 @@ static int load_elf(struct guest_mem *gm, const struct boot_image *img, struct l
     st->rsdp_field = true;
 
     out->format = BOOT_FORMAT_ELF64;
+    out->linux_kernel = elf.linux_note;
     out->entry = elf.entry;
     out->kernel_gpa = elf.low;
     out->kernel_end = elf.high;

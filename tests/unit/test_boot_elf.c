@@ -85,6 +85,36 @@ static void test_parse_ok(void **state)
     assert_int_equal(boot_detect_format((const uint8_t *)&e, sizeof(e)), BOOT_FORMAT_ELF64);
 }
 
+/* A "Linux" note in a PT_NOTE segment marks a vmlinux; a hostile note size must not be followed. */
+static void test_linux_note(void **state)
+{
+    struct elf_img e;
+    elf_default(&e);
+    struct boot_elf out;
+    char err[256];
+    assert_int_equal(parse(&e, &out, err), 0);
+    assert_false(out.linux_note);   /* the default PT_NOTE runs past the file: ignored */
+
+    /* Place two notes in the data segment's file bytes: "Xen" then "Linux". */
+    uint64_t off = offsetof(struct elf_img, payload) + 4096;
+    uint8_t *p = (uint8_t *)&e + off;
+    Elf64_Nhdr xen = { .n_namesz = 4, .n_descsz = 5, .n_type = 1 };
+    Elf64_Nhdr lin = { .n_namesz = 6, .n_descsz = 4, .n_type = 2 };
+    memcpy(p, &xen, sizeof(xen));
+    memcpy(p + 12, "Xen", 4);
+    memcpy(p + 12 + 4 + 8, &lin, sizeof(lin));
+    memcpy(p + 12 + 4 + 8 + 12, "Linux", 6);
+    e.ph[1] = (Elf64_Phdr){ .p_type = PT_NOTE, .p_offset = off, .p_filesz = 12 + 4 + 8 + 12 + 8 + 4 };
+    assert_int_equal(parse(&e, &out, err), 0);
+    assert_true(out.linux_note);
+
+    /* A first note whose size claims more than the segment: the scan stops. */
+    Elf64_Nhdr huge = { .n_namesz = 0xfffffff0u, .n_descsz = 0xfffffff0u };
+    memcpy(p, &huge, sizeof(huge));
+    assert_int_equal(parse(&e, &out, err), 0);
+    assert_false(out.linux_note);
+}
+
 static void test_reject_ident(void **state)
 {
     struct elf_img e;
@@ -321,6 +351,7 @@ int main(void)
         cmocka_unit_test(test_reject_header),
         cmocka_unit_test(test_reject_segments),
         cmocka_unit_test(test_zero_memsz_ignored),
+        cmocka_unit_test(test_linux_note),
         cmocka_unit_test(test_every_truncation),
         cmocka_unit_test(test_placement),
         cmocka_unit_test(test_load_image),
