@@ -121,6 +121,40 @@ static void unregister_frees_range(void **state)
     assert_int_equal(bus_register(bus, 0x402, 8, &rec_ops, &a, "b"), 0);
 }
 
+/* A handler that moves its own range, as a PCI BAR write does: must not deadlock. */
+struct mover {
+    struct bus *bus;
+    uint64_t base;
+};
+
+static void mover_write(void *opaque, uint64_t offset, const void *data, unsigned size);
+static const struct bus_ops mover_ops = { NULL, mover_write };
+
+static void mover_write(void *opaque, uint64_t offset, const void *data, unsigned size)
+{
+    struct mover *m = opaque;
+    uint32_t new_base = 0;
+    memcpy(&new_base, data, size);
+    assert_int_equal(bus_unregister(m->bus, m->base), 0);
+    m->base = new_base;
+    assert_int_equal(bus_register(m->bus, m->base, 4, &mover_ops, m, "mover"), 0);
+}
+
+static void handler_may_reregister(void **state)
+{
+    struct bus *bus = *state;
+    struct mover m = { bus, 0x1000 };
+    assert_int_equal(bus_register(bus, 0x1000, 4, &mover_ops, &m, "mover"), 0);
+    uint32_t to = 0x2000;
+    assert_true(bus_write(bus, 0x1000, &to, 4));
+    assert_int_equal(m.base, 0x2000);
+    uint8_t b;
+    assert_false(bus_read(bus, 0x1000, &b, 1));
+    to = 0x3000;
+    assert_true(bus_write(bus, 0x2000, &to, 4));
+    assert_int_equal(m.base, 0x3000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -128,6 +162,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(dispatches_with_offsets, setup, teardown),
         cmocka_unit_test_setup_teardown(unclaimed_reads_all_ones, setup, teardown),
         cmocka_unit_test_setup_teardown(unregister_frees_range, setup, teardown),
+        cmocka_unit_test_setup_teardown(handler_may_reregister, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
