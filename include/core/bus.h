@@ -62,6 +62,9 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_
 /* Removes the range that starts at `base`; -ENOENT when there is none. */
 int bus_unregister(struct bus *bus, uint64_t base);
 
+/* How many ranges are registered now (tests check that exit() unregisters all). */
+unsigned bus_range_count(struct bus *bus);
+
 /*
  * Dispatch one access. An access must fall wholly inside one range; one that
  * does not is unclaimed: reads return all ones, writes are dropped, and the

@@ -128,6 +128,11 @@ out:
     return ret;
 }
 
+unsigned bus_range_count(struct bus *bus)
+{
+    return atomic_load(&bus->table)->nr;
+}
+
 static void log_unclaimed(struct bus *bus, uint64_t addr, unsigned size, bool write)
 {
     pthread_mutex_lock(&bus->unclaimed_lock);

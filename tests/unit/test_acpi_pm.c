@@ -56,7 +56,7 @@ static int teardown(void **state)
 {
     struct fixture *f = *state;
     acpi_pm_unregister(&f->bus);
-    assert_int_equal(f->bus.nr_ranges, 0);
+    assert_int_equal(bus_range_count(&f->bus), 0);
     acpi_pm_destroy(&f->pm);
     bus_destroy(&f->bus);
     test_free(f);
