@@ -39,7 +39,7 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 UNIT_HELPER_OBJS := $(UNIT_HELPERS:%.c=$(BUILD)/%.o)
 
-.PHONY: all casulo check unit unit-asan kvm-tests integration nested fuzz \
+.PHONY: all casulo check unit unit-asan kvm-tests cli-tests integration nested fuzz \
         guests run bench clean distclean
 .DEFAULT_GOAL := all
 
@@ -76,11 +76,17 @@ unit: $(UNIT_BINS)
 unit-asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CFLAGS="-O1 -g" UNIT_TIER=unit-asan unit
 
+# Test scripts are every *.sh of a tier's folder except its shared lib.sh.
+tier_scripts = $(sort $(filter-out %/lib.sh,$(wildcard tests/$(1)/*.sh)))
+
 kvm-tests: $(BIN) guests
-	@scripts/run-tests.sh kvm $(sort $(wildcard tests/kvm/*.sh))
+	@scripts/run-tests.sh kvm $(call tier_scripts,kvm)
+
+cli-tests: $(BIN) guests
+	@scripts/run-tests.sh cli $(call tier_scripts,cli)
 
 integration: $(BIN)
-	@scripts/run-tests.sh integration $(sort $(wildcard tests/integration/*.sh))
+	@scripts/run-tests.sh integration $(call tier_scripts,integration)
 
 check: all
 	@scripts/check.sh

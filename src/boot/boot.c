@@ -19,6 +19,7 @@
 
 #include "boot/loader.h"
 #include "core/guest_mem.h"
+#include "util/file.h"
 #include "util/size.h"
 
 static int boot_fail(char *err, size_t errlen, int rc, const char *fmt, ...) PRINTF_LIKE(4, 5);
@@ -38,31 +39,17 @@ static int boot_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
 static int boot_open(const struct guest_mem *gm, const char *what, const char *path, uint64_t *size,
                      char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int rc = -errno;
-        return boot_fail(err, errlen, rc, "%s '%s': %s", what, path, strerror(-rc));
-    }
-    struct stat st;
-    int rc = 0;
-    if (fstat(fd, &st) < 0) {
-        rc = -errno;
-        boot_fail(err, errlen, rc, "%s '%s': %s", what, path, strerror(-rc));
-    } else if (!S_ISREG(st.st_mode)) {
-        rc = boot_fail(err, errlen, -EINVAL, "%s '%s' is not a regular file", what, path);
-    } else if (st.st_size == 0) {
-        rc = boot_fail(err, errlen, -ENOEXEC, "%s '%s' is empty", what, path);
-    } else if ((uint64_t)st.st_size > gm->ram_size) {
+    int fd = file_open_regular(what, path, size, err, errlen);
+    if (fd < 0)
+        return fd;
+    if (*size > gm->ram_size) {
         char ram[32];
         size_format(gm->ram_size, ram, sizeof(ram));
-        rc = boot_fail(err, errlen, -EFBIG, "%s '%s' (%llu bytes) does not fit in guest memory (%s)",
-                       what, path, (unsigned long long)st.st_size, ram);
-    }
-    if (rc) {
+        boot_fail(err, errlen, -EFBIG, "%s '%s' (%llu bytes) does not fit in guest memory (%s)",
+                  what, path, (unsigned long long)*size, ram);
         close(fd);
-        return rc;
+        return -EFBIG;
     }
-    *size = (uint64_t)st.st_size;
     return fd;
 }
 

@@ -112,7 +112,7 @@ static void test_missing(void **state)
 {
     struct fixture *f = *state;
     assert_int_equal(load(f, "/nonexistent/vmlinux", NULL), -ENOENT);
-    assert_string_equal(f->err, "kernel '/nonexistent/vmlinux': No such file or directory");
+    assert_string_equal(f->err, "cannot open kernel '/nonexistent/vmlinux': No such file or directory");
     assert_int_equal(load(f, f->kernel, "/nonexistent/initrd"), -ENOENT);
     assert_non_null(strstr(f->err, "initrd '/nonexistent/initrd'"));
 }
