@@ -95,13 +95,13 @@ static int run_once(const struct vm_config *cfg, enum vm_exit_reason *reason)
         break;
     case VM_EXIT_REBOOT:
         if (cfg->on_reboot == REBOOT_RESTART)
-            log_warn(NULL, "guest requested reboot; restarting");
+            log_notice(NULL, "guest requested reboot; restarting");
         else
-            log_msg(LOG_ERROR, NULL, "guest requested reboot");
+            log_notice(NULL, "guest requested reboot");
         break;
     case VM_EXIT_SIGNAL:
     case VM_EXIT_CONSOLE_QUIT:
-        log_msg(LOG_ERROR, NULL, "%s", vm.exit_detail);
+        log_notice(NULL, "%s", vm.exit_detail);
         break;
     default:
         log_error(NULL, "%s: %s", vm_exit_reason_name(*reason), vm.exit_detail);
