@@ -21,19 +21,7 @@
 #include "core/guest_mem.h"
 #include "util/file.h"
 #include "util/size.h"
-
-static int boot_fail(char *err, size_t errlen, int rc, const char *fmt, ...) PRINTF_LIKE(4, 5);
-
-static int boot_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
+#include "util/error.h"
 
 /* Opens a regular, non-empty file no larger than guest RAM; returns the fd or -errno. */
 static int boot_open(const struct guest_mem *gm, const char *what, const char *path, uint64_t *size,
@@ -45,7 +33,7 @@ static int boot_open(const struct guest_mem *gm, const char *what, const char *p
     if (*size > gm->ram_size) {
         char ram[32];
         size_format(gm->ram_size, ram, sizeof(ram));
-        boot_fail(err, errlen, -EFBIG, "%s '%s' (%llu bytes) does not fit in guest memory (%s)",
+        error_set(err, errlen, -EFBIG, "%s '%s' (%llu bytes) does not fit in guest memory (%s)",
                   what, path, (unsigned long long)*size, ram);
         close(fd);
         return -EFBIG;
@@ -64,10 +52,10 @@ static int boot_read_all(int fd, uint8_t *dst, uint64_t size, const char *what, 
             continue;
         if (n < 0) {
             int rc = -errno;
-            return boot_fail(err, errlen, rc, "%s '%s': read: %s", what, path, strerror(-rc));
+            return error_set(err, errlen, rc, "%s '%s': read: %s", what, path, strerror(-rc));
         }
         if (n == 0)
-            return boot_fail(err, errlen, -EIO, "%s '%s': file shrank while being read", what, path);
+            return error_set(err, errlen, -EIO, "%s '%s': file shrank while being read", what, path);
         done += (uint64_t)n;
     }
     return 0;
@@ -85,7 +73,7 @@ int boot_load(struct guest_mem *gm, const struct boot_request *req, struct boot_
         return kfd;
     kbuf = malloc(ksize);
     if (!kbuf) {
-        rc = boot_fail(err, errlen, -ENOMEM, "kernel '%s': out of memory", req->kernel_path);
+        rc = error_set(err, errlen, -ENOMEM, "kernel '%s': out of memory", req->kernel_path);
         goto out_kfd;
     }
     rc = boot_read_all(kfd, kbuf, ksize, "kernel", req->kernel_path, err, errlen);
@@ -112,7 +100,7 @@ int boot_load(struct guest_mem *gm, const struct boot_request *req, struct boot_
     if (ifd >= 0) {
         uint8_t *dst = guest_mem_ptr(gm, out->initrd_gpa, isize);
         if (!dst) {
-            rc = boot_fail(err, errlen, -EFAULT, "initrd '%s': placed outside guest RAM",
+            rc = error_set(err, errlen, -EFAULT, "initrd '%s': placed outside guest RAM",
                            req->initrd_path);
             goto out_ifd;
         }

@@ -14,21 +14,9 @@
 #include <string.h>
 
 #include "arch/x86/bootparams.h"
+#include "util/error.h"
 
 #define BZ_SECTOR 512u
-
-static int bz_fail(char *err, size_t errlen, int rc, const char *fmt, ...) PRINTF_LIKE(4, 5);
-
-static int bz_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
 
 static uint32_t bz_le32(const uint8_t *p)
 {
@@ -54,9 +42,9 @@ int boot_bzimage_parse(const uint8_t *buf, size_t len, struct boot_bzimage *bz,
 {
     memset(bz, 0, sizeof(*bz));
     if (len < 0x206 || bz_le32(buf + 0x202) != X86_SETUP_HDR_MAGIC)
-        return bz_fail(err, errlen, -ENOEXEC, "no bzImage header ('HdrS' at 0x202)");
+        return error_set(err, errlen, -ENOEXEC, "no bzImage header ('HdrS' at 0x202)");
     if (len < 0x208)
-        return bz_fail(err, errlen, -ENOEXEC, "truncated: file ends inside the setup header");
+        return error_set(err, errlen, -ENOEXEC, "truncated: file ends inside the setup header");
 
     /* Copy what the file has; fields past its end stay 0 and are checked below. */
     struct x86_setup_header h;
@@ -64,7 +52,7 @@ int boot_bzimage_parse(const uint8_t *buf, size_t len, struct boot_bzimage *bz,
     memcpy(&h, buf + X86_SETUP_HDR_OFFSET, MIN(len - X86_SETUP_HDR_OFFSET, sizeof(h)));
 
     if (h.version < BOOT_MIN_PROTOCOL)
-        return bz_fail(err, errlen, -ENOEXEC,
+        return error_set(err, errlen, -ENOEXEC,
                        "boot protocol %u.%02u is too old (need 2.06 or newer)",
                        h.version >> 8, h.version & 0xff);
 
@@ -73,30 +61,30 @@ int boot_bzimage_parse(const uint8_t *buf, size_t len, struct boot_bzimage *bz,
     bz->setup_len = (uint64_t)(bz->setup_sects + 1) * BZ_SECTOR;
     /* setup_len >= 5 sectors, so once it is inside the file so is the whole header. */
     if (bz->setup_len > len)
-        return bz_fail(err, errlen, -ENOEXEC,
+        return error_set(err, errlen, -ENOEXEC,
                        "truncated: setup area (%llu bytes) runs past the end of the file (%zu bytes)",
                        (unsigned long long)bz->setup_len, len);
     bz->pm_len = len - bz->setup_len;
     if (bz->pm_len == 0)
-        return bz_fail(err, errlen, -ENOEXEC, "truncated: no protected-mode kernel after the setup area");
+        return error_set(err, errlen, -ENOEXEC, "truncated: no protected-mode kernel after the setup area");
     if (bz->pm_len <= BOOT_BZ_ENTRY64_OFFSET)
-        return bz_fail(err, errlen, -ENOEXEC,
+        return error_set(err, errlen, -ENOEXEC,
                        "truncated: protected-mode kernel (%llu bytes) ends before its 64-bit entry at 0x%x",
                        (unsigned long long)bz->pm_len, BOOT_BZ_ENTRY64_OFFSET);
     if (h.syssize == 0)
-        return bz_fail(err, errlen, -ENOEXEC, "syssize is 0");
+        return error_set(err, errlen, -ENOEXEC, "syssize is 0");
     bz->syssize_bytes = (uint64_t)h.syssize * 16;
     if (bz->syssize_bytes > bz->pm_len)
-        return bz_fail(err, errlen, -ENOEXEC,
+        return error_set(err, errlen, -ENOEXEC,
                        "truncated: syssize says %llu bytes of kernel but the file has %llu",
                        (unsigned long long)bz->syssize_bytes, (unsigned long long)bz->pm_len);
 
     bz->loadflags = h.loadflags;
     if (!(h.loadflags & X86_LOADED_HIGH))
-        return bz_fail(err, errlen, -ENOEXEC, "not a high-loading kernel (LOADED_HIGH clear)");
+        return error_set(err, errlen, -ENOEXEC, "not a high-loading kernel (LOADED_HIGH clear)");
     bz->xloadflags = h.version >= BOOT_XLF_PROTOCOL ? h.xloadflags : 0;
     if (!(bz->xloadflags & X86_XLF_KERNEL_64))
-        return bz_fail(err, errlen, -ENOEXEC,
+        return error_set(err, errlen, -ENOEXEC,
                        "no 64-bit entry point (XLF_KERNEL_64 clear, boot protocol %u.%02u)",
                        h.version >> 8, h.version & 0xff);
 
@@ -105,12 +93,12 @@ int boot_bzimage_parse(const uint8_t *buf, size_t len, struct boot_bzimage *bz,
     bz->kernel_alignment = h.kernel_alignment;
     bz->relocatable = h.relocatable_kernel != 0;
     if (bz->relocatable && !bz_is_pow2(h.kernel_alignment))
-        return bz_fail(err, errlen, -ENOEXEC, "kernel_alignment 0x%x is not a power of two",
+        return error_set(err, errlen, -ENOEXEC, "kernel_alignment 0x%x is not a power of two",
                        h.kernel_alignment);
     bz->pref_address = h.pref_address;
     bz->init_size = h.init_size;
     if (bz->pref_address > UINT64_MAX - bz->init_size)
-        return bz_fail(err, errlen, -ENOEXEC, "pref_address 0x%llx + init_size overflows",
+        return error_set(err, errlen, -ENOEXEC, "pref_address 0x%llx + init_size overflows",
                        (unsigned long long)bz->pref_address);
     return 0;
 }

@@ -16,34 +16,22 @@
 
 #include "arch/x86/layout.h"
 #include "core/guest_mem.h"
-
-static int elf_fail(char *err, size_t errlen, int rc, const char *fmt, ...) PRINTF_LIKE(4, 5);
-
-static int elf_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
+#include "util/error.h"
 
 static int elf_check_ident(const uint8_t *buf, size_t len, char *err, size_t errlen)
 {
     if (len < EI_NIDENT || memcmp(buf, ELFMAG, SELFMAG) != 0)
-        return elf_fail(err, errlen, -ENOEXEC, "not an ELF file");
+        return error_set(err, errlen, -ENOEXEC, "not an ELF file");
     if (buf[EI_CLASS] == ELFCLASS32)
-        return elf_fail(err, errlen, -ENOEXEC, "32-bit ELF, need ELF64");
+        return error_set(err, errlen, -ENOEXEC, "32-bit ELF, need ELF64");
     if (buf[EI_CLASS] != ELFCLASS64)
-        return elf_fail(err, errlen, -ENOEXEC, "unknown ELF class %u", buf[EI_CLASS]);
+        return error_set(err, errlen, -ENOEXEC, "unknown ELF class %u", buf[EI_CLASS]);
     if (buf[EI_DATA] != ELFDATA2LSB)
-        return elf_fail(err, errlen, -ENOEXEC, "not a little-endian ELF");
+        return error_set(err, errlen, -ENOEXEC, "not a little-endian ELF");
     if (buf[EI_VERSION] != EV_CURRENT)
-        return elf_fail(err, errlen, -ENOEXEC, "unknown ELF version %u", buf[EI_VERSION]);
+        return error_set(err, errlen, -ENOEXEC, "unknown ELF version %u", buf[EI_VERSION]);
     if (len < sizeof(Elf64_Ehdr))
-        return elf_fail(err, errlen, -ENOEXEC, "truncated: file ends inside the ELF header");
+        return error_set(err, errlen, -ENOEXEC, "truncated: file ends inside the ELF header");
     return 0;
 }
 
@@ -79,14 +67,14 @@ static int elf_add_segment(struct boot_elf *elf, const Elf64_Phdr *ph, unsigned 
                            char *err, size_t errlen)
 {
     if (ph->p_filesz > ph->p_memsz)
-        return elf_fail(err, errlen, -ENOEXEC, "segment %u: p_filesz 0x%llx > p_memsz 0x%llx", idx,
+        return error_set(err, errlen, -ENOEXEC, "segment %u: p_filesz 0x%llx > p_memsz 0x%llx", idx,
                         (unsigned long long)ph->p_filesz, (unsigned long long)ph->p_memsz);
     if (ph->p_offset > len || ph->p_filesz > len - ph->p_offset)
-        return elf_fail(err, errlen, -ENOEXEC,
+        return error_set(err, errlen, -ENOEXEC,
                         "truncated: segment %u (offset 0x%llx, 0x%llx bytes) runs past the end of the file",
                         idx, (unsigned long long)ph->p_offset, (unsigned long long)ph->p_filesz);
     if (ph->p_paddr > UINT64_MAX - ph->p_memsz)
-        return elf_fail(err, errlen, -ENOEXEC, "segment %u: p_paddr 0x%llx + p_memsz overflows", idx,
+        return error_set(err, errlen, -ENOEXEC, "segment %u: p_paddr 0x%llx + p_memsz overflows", idx,
                         (unsigned long long)ph->p_paddr);
     if (ph->p_memsz == 0)
         return 0;   /* occupies nothing; nothing to load */
@@ -95,7 +83,7 @@ static int elf_add_segment(struct boot_elf *elf, const Elf64_Phdr *ph, unsigned 
     for (unsigned i = 0; i < elf->nr_segments; i++) {
         const struct boot_elf_segment *s = &elf->segments[i];
         if (start < s->paddr + s->memsz && s->paddr < end)
-            return elf_fail(err, errlen, -ENOEXEC,
+            return error_set(err, errlen, -ENOEXEC,
                             "segment %u [0x%llx, 0x%llx) overlaps another loadable segment", idx,
                             (unsigned long long)start, (unsigned long long)end);
     }
@@ -117,20 +105,20 @@ int boot_elf_parse(const uint8_t *buf, size_t len, struct boot_elf *elf, char *e
     Elf64_Ehdr eh;
     memcpy(&eh, buf, sizeof(eh));
     if (eh.e_machine != EM_X86_64)
-        return elf_fail(err, errlen, -ENOEXEC, "ELF machine %u is not x86-64", eh.e_machine);
+        return error_set(err, errlen, -ENOEXEC, "ELF machine %u is not x86-64", eh.e_machine);
     if (eh.e_type != ET_EXEC)
-        return elf_fail(err, errlen, -ENOEXEC, "ELF type %u is not an executable (ET_EXEC)", eh.e_type);
+        return error_set(err, errlen, -ENOEXEC, "ELF type %u is not an executable (ET_EXEC)", eh.e_type);
     if (eh.e_phentsize != sizeof(Elf64_Phdr))
-        return elf_fail(err, errlen, -ENOEXEC, "e_phentsize %u, expected %zu", eh.e_phentsize,
+        return error_set(err, errlen, -ENOEXEC, "e_phentsize %u, expected %zu", eh.e_phentsize,
                         sizeof(Elf64_Phdr));
     if (eh.e_phnum == 0)
-        return elf_fail(err, errlen, -ENOEXEC, "no program headers");
+        return error_set(err, errlen, -ENOEXEC, "no program headers");
     if (eh.e_phnum > BOOT_ELF_MAX_PHNUM)
-        return elf_fail(err, errlen, -ENOEXEC, "%u program headers, at most %u supported",
+        return error_set(err, errlen, -ENOEXEC, "%u program headers, at most %u supported",
                         eh.e_phnum, BOOT_ELF_MAX_PHNUM);
     uint64_t ph_bytes = (uint64_t)eh.e_phnum * sizeof(Elf64_Phdr);
     if (eh.e_phoff > len || ph_bytes > len - eh.e_phoff)
-        return elf_fail(err, errlen, -ENOEXEC,
+        return error_set(err, errlen, -ENOEXEC,
                         "truncated: program headers at 0x%llx run past the end of the file",
                         (unsigned long long)eh.e_phoff);
 
@@ -146,7 +134,7 @@ int boot_elf_parse(const uint8_t *buf, size_t len, struct boot_elf *elf, char *e
             return rc;
     }
     if (elf->nr_segments == 0)
-        return elf_fail(err, errlen, -ENOEXEC, "no loadable (PT_LOAD) segment");
+        return error_set(err, errlen, -ENOEXEC, "no loadable (PT_LOAD) segment");
 
     elf->entry = eh.e_entry;
     for (unsigned i = 0; i < elf->nr_segments; i++) {
@@ -154,7 +142,7 @@ int boot_elf_parse(const uint8_t *buf, size_t len, struct boot_elf *elf, char *e
         if (eh.e_entry >= s->paddr && eh.e_entry - s->paddr < s->filesz)
             return 0;
     }
-    return elf_fail(err, errlen, -ENOEXEC, "entry point 0x%llx is not inside a loaded segment",
+    return error_set(err, errlen, -ENOEXEC, "entry point 0x%llx is not inside a loaded segment",
                     (unsigned long long)eh.e_entry);
 }
 
@@ -165,11 +153,11 @@ int boot_elf_check_placement(const struct boot_elf *elf, const struct guest_mem 
         const struct boot_elf_segment *s = &elf->segments[i];
         /* Below 1 MiB lie the zero page, page tables, command line and firmware tables. */
         if (s->paddr < X86_HIMEM_GPA)
-            return elf_fail(err, errlen, -ERANGE,
+            return error_set(err, errlen, -ERANGE,
                             "segment at 0x%llx is below 1 MiB, where the boot structures live",
                             (unsigned long long)s->paddr);
         if (!guest_mem_ptr(gm, s->paddr, s->memsz))
-            return elf_fail(err, errlen, -ERANGE,
+            return error_set(err, errlen, -ERANGE,
                             "segment [0x%llx, 0x%llx) is not inside guest RAM",
                             (unsigned long long)s->paddr, (unsigned long long)(s->paddr + s->memsz));
     }

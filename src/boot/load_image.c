@@ -16,19 +16,7 @@
 #include "arch/x86/layout.h"
 #include "core/guest_mem.h"
 #include "util/size.h"
-
-static int load_fail(char *err, size_t errlen, int rc, const char *fmt, ...) PRINTF_LIKE(4, 5);
-
-static int load_fail(char *err, size_t errlen, int rc, const char *fmt, ...)
-{
-    if (err && errlen) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return rc;
-}
+#include "util/error.h"
 
 struct load_state {
     struct x86_boot_params bp;
@@ -45,20 +33,20 @@ static int load_bzimage(struct guest_mem *gm, const struct boot_image *img, stru
     struct boot_bzimage bz;
     int rc = boot_bzimage_parse(img->kernel, img->kernel_len, &bz, why, sizeof(why));
     if (rc)
-        return load_fail(err, errlen, rc, "kernel '%s': %s", img->kernel_name, why);
+        return error_set(err, errlen, rc, "kernel '%s': %s", img->kernel_name, why);
 
     uint64_t end;
     size_format(gm->ram_size, ram, sizeof(ram));
     if (boot_bzimage_end(&bz, X86_HIMEM_GPA, &end) ||
         !guest_mem_ptr(gm, X86_HIMEM_GPA, end - X86_HIMEM_GPA))
-        return load_fail(err, errlen, -ENOSPC,
+        return error_set(err, errlen, -ENOSPC,
                          "kernel '%s' (%zu bytes) does not fit in guest memory (%s): "
                          "it needs [0x%llx, 0x%llx) with room to decompress",
                          img->kernel_name, img->kernel_len, ram,
                          (unsigned long long)X86_HIMEM_GPA, (unsigned long long)end);
     rc = guest_mem_write(gm, X86_HIMEM_GPA, img->kernel + bz.setup_len, bz.pm_len);
     if (rc)
-        return load_fail(err, errlen, rc, "kernel '%s': cannot write guest memory", img->kernel_name);
+        return error_set(err, errlen, rc, "kernel '%s': cannot write guest memory", img->kernel_name);
 
     x86_bootparams_from_setup(&st->bp, img->kernel, bz.setup_len);
     st->cmdline_max = MIN((uint64_t)bz.cmdline_size, X86_CMDLINE_MAX - 1);
@@ -81,18 +69,18 @@ static int load_elf(struct guest_mem *gm, const struct boot_image *img, struct l
     struct boot_elf elf;
     int rc = boot_elf_parse(img->kernel, img->kernel_len, &elf, why, sizeof(why));
     if (rc)
-        return load_fail(err, errlen, rc, "kernel '%s': %s", img->kernel_name, why);
+        return error_set(err, errlen, rc, "kernel '%s': %s", img->kernel_name, why);
     rc = boot_elf_check_placement(&elf, gm, why, sizeof(why));
     if (rc) {
         size_format(gm->ram_size, ram, sizeof(ram));
-        return load_fail(err, errlen, -ENOSPC, "kernel '%s' (%zu bytes) does not fit in guest memory (%s): %s",
+        return error_set(err, errlen, -ENOSPC, "kernel '%s' (%zu bytes) does not fit in guest memory (%s): %s",
                          img->kernel_name, img->kernel_len, ram, why);
     }
     for (unsigned i = 0; i < elf.nr_segments; i++) {
         const struct boot_elf_segment *s = &elf.segments[i];
         uint8_t *dst = guest_mem_ptr(gm, s->paddr, s->memsz);
         if (!dst)
-            return load_fail(err, errlen, -EFAULT, "kernel '%s': cannot write guest memory",
+            return error_set(err, errlen, -EFAULT, "kernel '%s': cannot write guest memory",
                              img->kernel_name);
         memcpy(dst, img->kernel + s->offset, s->filesz);
         memset(dst + s->filesz, 0, s->memsz - s->filesz);
@@ -129,7 +117,7 @@ int boot_load_image(struct guest_mem *gm, const struct boot_image *img, struct b
         rc = load_elf(gm, img, &st, out, err, errlen);
         break;
     default:
-        rc = load_fail(err, errlen, -ENOEXEC, "kernel '%s' is neither a bzImage nor an ELF64 file",
+        rc = error_set(err, errlen, -ENOEXEC, "kernel '%s' is neither a bzImage nor an ELF64 file",
                        img->kernel_name);
         break;
     }
@@ -138,13 +126,13 @@ int boot_load_image(struct guest_mem *gm, const struct boot_image *img, struct b
 
     size_t cmdline_len = strnlen(cmdline, X86_CMDLINE_MAX);
     if (cmdline_len > st.cmdline_max)
-        return load_fail(err, errlen, -E2BIG,
+        return error_set(err, errlen, -E2BIG,
                          "command line is %s%zu bytes, kernel '%s' accepts at most %llu",
                          cmdline_len == X86_CMDLINE_MAX ? "at least " : "", cmdline_len,
                          img->kernel_name, (unsigned long long)st.cmdline_max);
     rc = guest_mem_write(gm, X86_CMDLINE_GPA, cmdline, cmdline_len + 1);
     if (rc)
-        return load_fail(err, errlen, rc, "cannot write the command line to guest memory");
+        return error_set(err, errlen, rc, "cannot write the command line to guest memory");
     x86_bootparams_set_cmdline(&st.bp, X86_CMDLINE_GPA);
 
     if (img->initrd_name) {
@@ -154,7 +142,7 @@ int boot_load_image(struct guest_mem *gm, const struct boot_image *img, struct b
         if (rc) {
             char ram[32];
             size_format(gm->ram_size, ram, sizeof(ram));
-            return load_fail(err, errlen, -ENOSPC,
+            return error_set(err, errlen, -ENOSPC,
                              "initrd '%s' (%llu bytes) does not fit in guest memory (%s)",
                              img->initrd_name, (unsigned long long)img->initrd_size, ram);
         }
@@ -168,12 +156,12 @@ int boot_load_image(struct guest_mem *gm, const struct boot_image *img, struct b
         st.bp.acpi_rsdp_addr = img->acpi_rsdp_gpa;
     rc = x86_bootparams_set_e820(&st.bp, gm);
     if (rc)
-        return load_fail(err, errlen, rc, "cannot build the e820 map");
+        return error_set(err, errlen, rc, "cannot build the e820 map");
     x86_bootparams_set_loader(&st.bp);
 
     rc = guest_mem_write(gm, X86_ZERO_PAGE_GPA, &st.bp, sizeof(st.bp));
     if (rc)
-        return load_fail(err, errlen, rc, "cannot write the zero page to guest memory");
+        return error_set(err, errlen, rc, "cannot write the zero page to guest memory");
     out->boot_params_gpa = X86_ZERO_PAGE_GPA;
     return 0;
 }
