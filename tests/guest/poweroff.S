@@ -2,6 +2,9 @@
 /*
  * poweroff: prints one line and powers off through ACPI PM1a_CNT (SLP_TYP=5,
  * SLP_EN), the way Linux leaves S5. casulo must exit with status 0.
+ * With "flood" on the command line it first prints 1000 numbered lines
+ * ("line 0" .. "line 999") as fast as the UART takes them, then powers off
+ * right after the last: none of it may be lost on the way out.
  */
 #include "guest.h"
 
@@ -9,7 +12,16 @@
     .code64
     .globl _start
 _start:
-    PRINTLN "poweroff guest: powering off"
+    CMDLINE_HAS "flood"
+    jz 2f
+    xorl %eax, %eax
+1:  PRINT "line "
+    call put_dec
+    call newline
+    incl %eax
+    cmpl $1000, %eax
+    jb 1b
+2:  PRINTLN "poweroff guest: powering off"
     call poweroff
 
 #include "guest_lib.h"
