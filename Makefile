@@ -17,6 +17,15 @@ LDSAN     := -fsanitize=address,undefined
 endif
 LDLIBS    += -pthread
 
+# `make V=1` shows full command lines.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
 SRCS      := $(shell find src -name '*.c' | LC_ALL=C sort)
 MAIN_SRC  := src/cli/main.c
 LIB_SRCS  := $(filter-out $(MAIN_SRC),$(SRCS))
@@ -40,27 +49,32 @@ casulo: $(BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(BASEFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BIN): $(MAIN_OBJ) $(LIB)
-	$(CC) $(BASEFLAGS) $(CFLAGS) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(BASEFLAGS) $(CFLAGS) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_HELPER_OBJS) $(LIB)
-	$(CC) $(BASEFLAGS) $(CFLAGS) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(call say,LD,$@)
+	$(Q)$(CC) $(BASEFLAGS) $(CFLAGS) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 include tests/guest/guest.mk
 include tests/fuzz/fuzz.mk
 
+UNIT_TIER ?= unit
 unit: $(UNIT_BINS)
-	@scripts/run-tests.sh unit $(UNIT_BINS)
+	@scripts/run-tests.sh $(UNIT_TIER) $(UNIT_BINS)
 
 # The unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 unit-asan:
-	$(MAKE) BUILD=build-asan SAN=1 CFLAGS="-O1 -g" unit
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CFLAGS="-O1 -g" UNIT_TIER=unit-asan unit
 
 kvm-tests: $(BIN) guests
 	@scripts/run-tests.sh kvm $(sort $(wildcard tests/kvm/*.sh))
