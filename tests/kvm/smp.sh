@@ -16,6 +16,12 @@ expect_out "cpus=4"
 expect_out "apic ids=0,1,2,3"
 expect_no_out "GUEST FAIL"
 
+casulo_run --kernel "$GUESTS/smp.elf" --cpus 8
+expect_rc 0
+expect_out "madt cpus=8"
+expect_out "cpus=8"
+expect_out "apic ids=0,1,2,3,4,5,6,7"
+
 casulo_run --kernel "$GUESTS/smp.elf" --cpus 1
 expect_rc 0
 expect_out "madt cpus=1"
