@@ -78,6 +78,8 @@ struct vm {
     atomic_bool stopping;
     enum vm_exit_reason exit_reason;
     char exit_detail[256];
+    char crash_dump[1024];          /* registers of the vCPU that crashed the VM */
+    atomic_bool stop_signal_seen;   /* SIGINT/SIGTERM/SIGHUP arrived, even after another stop */
 };
 
 /*

@@ -68,10 +68,23 @@ static void warn_if_pvm(const struct boot_info *boot)
                        "'make run' for the nested demo)");
 }
 
-static int run_once(const struct vm_config *cfg, enum vm_exit_reason *reason)
+/* Prints each line of a multi-line report as its own log line. */
+static void log_lines(const char *text)
+{
+    while (text && *text) {
+        const char *nl = strchr(text, '\n');
+        int n = nl ? (int)(nl - text) : (int)strlen(text);
+        log_notice(NULL, "%.*s", n, text);
+        text += n + (nl ? 1 : 0);
+    }
+}
+
+/* Runs one VM; *restart says whether --on-reboot restart should build it again. */
+static int run_once(const struct vm_config *cfg, bool *restart)
 {
     struct vm vm;
     char err[512];
+    *restart = false;
     if (vm_create(&vm, cfg, err, sizeof(err)) < 0) {
         log_error(NULL, "%s", err);
         return 1;
@@ -80,34 +93,35 @@ static int run_once(const struct vm_config *cfg, enum vm_exit_reason *reason)
     fatal_console = &vm.console;
     vm_run(&vm);
     fatal_console = NULL;
-    *reason = vm.exit_reason;
+    enum vm_exit_reason r = vm.exit_reason;
+    *restart = r == VM_EXIT_REBOOT && cfg->on_reboot == REBOOT_RESTART &&
+               !atomic_load(&vm.stop_signal_seen);
     if (log_get_level() >= LOG_INFO)
         log_info(NULL, "guest RAM touched: %llu KiB",
                  (unsigned long long)(guest_mem_resident_bytes(&vm.mem) >> 10));
-    if (*reason == VM_EXIT_REBOOT && cfg->on_reboot == REBOOT_RESTART)
+    if (*restart)
         vm_destroy(&vm);
     else
         vm_destroy_in_background(&vm);
 
-    switch (*reason) {
+    switch (r) {
     case VM_EXIT_POWEROFF:
         log_info(NULL, "%s", vm.exit_detail);
         break;
     case VM_EXIT_REBOOT:
-        if (cfg->on_reboot == REBOOT_RESTART)
-            log_notice(NULL, "guest requested reboot; restarting");
-        else
-            log_notice(NULL, "guest requested reboot");
+        log_notice(NULL, *restart ? "guest requested reboot; restarting" : "guest requested reboot");
         break;
     case VM_EXIT_SIGNAL:
     case VM_EXIT_CONSOLE_QUIT:
         log_notice(NULL, "%s", vm.exit_detail);
         break;
     default:
-        log_error(NULL, "%s: %s", vm_exit_reason_name(*reason), vm.exit_detail);
+        /* The reason first, then the registers that explain it. */
+        log_error(NULL, "%s: %s", vm_exit_reason_name(r), vm.exit_detail);
+        log_lines(vm.crash_dump);
         break;
     }
-    return vm_exit_status(*reason);
+    return vm_exit_status(r);
 }
 
 int cmd_run(int argc, char **argv)
@@ -143,12 +157,9 @@ int cmd_run(int argc, char **argv)
         status = 1;
         goto out;
     }
-    for (;;) {
-        enum vm_exit_reason reason = VM_EXIT_NONE;
-        status = run_once(&opts.cfg, &reason);
-        if (reason != VM_EXIT_REBOOT || opts.cfg.on_reboot != REBOOT_RESTART)
-            break;
-    }
+    bool restart = true;
+    while (restart)
+        status = run_once(&opts.cfg, &restart);
 out:
     vm_config_free(&opts.cfg);
     return status;

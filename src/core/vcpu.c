@@ -15,6 +15,7 @@
 #include <linux/kvm.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -109,7 +110,7 @@ static void stop_with_dump(struct vcpu *vcpu, enum vm_exit_reason reason, const 
     if (!atomic_load(&vm->stopping)) {
         vm_request_stop(vm, reason, "vCPU %u: %s", vcpu->index, what);
         if (vm->exit_reason == reason)
-            x86_vcpu_dump(vcpu->fd, vcpu->index);
+            x86_vcpu_dump(vcpu->fd, vcpu->index, vm->crash_dump, sizeof(vm->crash_dump));
     }
 }
 

@@ -404,8 +404,11 @@ static void on_stop_signal(void *opaque, uint32_t events)
     struct signal_watch *w = opaque;
     struct signalfd_siginfo si;
     (void)events;
-    while (read(w->fd, &si, sizeof(si)) == sizeof(si))
+    while (read(w->fd, &si, sizeof(si)) == sizeof(si)) {
+        /* Recorded even when another stop (a reboot) already won: no restart then. */
+        atomic_store(&w->vm->stop_signal_seen, true);
         vm_request_stop(w->vm, VM_EXIT_SIGNAL, "stopped by %s", strsignal((int)si.ssi_signo));
+    }
 }
 
 static void *io_thread_main(void *arg)

@@ -7,8 +7,8 @@
 #ifndef CASULO_ARCH_X86_CPU_H
 #define CASULO_ARCH_X86_CPU_H
 
+#include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
 
 #include "util/compiler.h"
 
@@ -34,8 +34,8 @@ int x86_write_boot_tables(struct guest_mem *gm) MUST_CHECK;
 int x86_vcpu_init(int vcpu_fd, const struct kvm_cpuid2 *cpuid) MUST_CHECK;
 int x86_vcpu_boot_regs(int vcpu_fd, const struct boot_info *boot) MUST_CHECK;
 
-/* Register dump for crash reports, one "casulo: " line per row on stderr. */
-void x86_vcpu_dump(int vcpu_fd, unsigned index);
+/* Register dump for crash reports: a few newline-terminated lines into buf. */
+void x86_vcpu_dump(int vcpu_fd, unsigned index, char *buf, size_t len);
 
 /* True when /dev/kvm is KVM-PVM or the CPU has neither VMX nor SVM. */
 int x86_host_is_pvm(void);

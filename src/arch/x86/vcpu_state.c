@@ -152,35 +152,34 @@ int x86_vcpu_boot_regs(int vcpu_fd, const struct boot_info *boot)
     return ioctl(vcpu_fd, KVM_SET_REGS, &regs) < 0 ? -errno : 0;
 }
 
-void x86_vcpu_dump(int vcpu_fd, unsigned index)
+void x86_vcpu_dump(int vcpu_fd, unsigned index, char *buf, size_t len)
 {
     struct kvm_regs r;
     struct kvm_sregs s;
     if (ioctl(vcpu_fd, KVM_GET_REGS, &r) < 0 || ioctl(vcpu_fd, KVM_GET_SREGS, &s) < 0) {
-        log_error(NULL, "vCPU %u: cannot read registers: %s", index, strerror(errno));
+        snprintf(buf, len, "vCPU %u: cannot read registers: %s\n", index, strerror(errno));
         return;
     }
-    log_error(NULL, "vCPU %u registers:", index);
-    log_error(NULL, "  RIP=%016llx RSP=%016llx RFLAGS=%08llx",
-              (unsigned long long)r.rip, (unsigned long long)r.rsp, (unsigned long long)r.rflags);
-    log_error(NULL, "  RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx",
-              (unsigned long long)r.rax, (unsigned long long)r.rbx,
-              (unsigned long long)r.rcx, (unsigned long long)r.rdx);
-    log_error(NULL, "  RSI=%016llx RDI=%016llx RBP=%016llx R8 =%016llx",
-              (unsigned long long)r.rsi, (unsigned long long)r.rdi,
-              (unsigned long long)r.rbp, (unsigned long long)r.r8);
-    log_error(NULL, "  R9 =%016llx R10=%016llx R11=%016llx R12=%016llx",
-              (unsigned long long)r.r9, (unsigned long long)r.r10,
-              (unsigned long long)r.r11, (unsigned long long)r.r12);
-    log_error(NULL, "  R13=%016llx R14=%016llx R15=%016llx",
-              (unsigned long long)r.r13, (unsigned long long)r.r14, (unsigned long long)r.r15);
-    log_error(NULL, "  CS=%04x SS=%04x DS=%04x CR0=%08llx CR2=%016llx CR3=%016llx CR4=%08llx EFER=%llx",
-              s.cs.selector, s.ss.selector, s.ds.selector, (unsigned long long)s.cr0,
-              (unsigned long long)s.cr2, (unsigned long long)s.cr3, (unsigned long long)s.cr4,
-              (unsigned long long)s.efer);
-    log_error(NULL, "  GDT=%016llx/%04x IDT=%016llx/%04x",
-              (unsigned long long)s.gdt.base, s.gdt.limit,
-              (unsigned long long)s.idt.base, s.idt.limit);
+    snprintf(buf, len,
+             "vCPU %u registers:\n"
+             "  RIP=%016llx RSP=%016llx RFLAGS=%08llx\n"
+             "  RAX=%016llx RBX=%016llx RCX=%016llx RDX=%016llx\n"
+             "  RSI=%016llx RDI=%016llx RBP=%016llx R8 =%016llx\n"
+             "  R9 =%016llx R10=%016llx R11=%016llx R12=%016llx\n"
+             "  R13=%016llx R14=%016llx R15=%016llx\n"
+             "  CS=%04x SS=%04x DS=%04x CR0=%08llx CR2=%016llx CR3=%016llx CR4=%08llx EFER=%llx\n"
+             "  GDT=%016llx/%04x IDT=%016llx/%04x\n",
+             index, (unsigned long long)r.rip, (unsigned long long)r.rsp,
+             (unsigned long long)r.rflags, (unsigned long long)r.rax, (unsigned long long)r.rbx,
+             (unsigned long long)r.rcx, (unsigned long long)r.rdx, (unsigned long long)r.rsi,
+             (unsigned long long)r.rdi, (unsigned long long)r.rbp, (unsigned long long)r.r8,
+             (unsigned long long)r.r9, (unsigned long long)r.r10, (unsigned long long)r.r11,
+             (unsigned long long)r.r12, (unsigned long long)r.r13, (unsigned long long)r.r14,
+             (unsigned long long)r.r15, s.cs.selector, s.ss.selector, s.ds.selector,
+             (unsigned long long)s.cr0, (unsigned long long)s.cr2, (unsigned long long)s.cr3,
+             (unsigned long long)s.cr4, (unsigned long long)s.efer,
+             (unsigned long long)s.gdt.base, s.gdt.limit, (unsigned long long)s.idt.base,
+             s.idt.limit);
 }
 
 int x86_host_is_pvm(void)
