@@ -79,7 +79,10 @@ int pci_msix_notify(struct pci_msix *msix, unsigned vector);
 bool pci_msix_is_enabled(struct pci_msix *msix);
 bool pci_msix_is_pending(struct pci_msix *msix, unsigned vector);
 
-/* Back to power-on state: disabled, every vector masked, nothing pending. */
+/*
+ * Back to power-on state: disabled, every vector masked, nothing pending.
+ * Caller holds the host's lock or the VM is stopped.
+ */
 void pci_msix_reset(struct pci_msix *msix);
 
 #endif

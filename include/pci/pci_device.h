@@ -59,6 +59,7 @@ struct pci_bar {
     uint64_t size;              /* 0: no BAR here (or the high half of a 64-bit one) */
     unsigned flags;             /* PCI_BAR_* */
     uint64_t mapped_at;         /* address registered on the bus, or PCI_BAR_UNMAPPED */
+    uint64_t assigned;          /* the address the host gave it (restored on reset) */
     bool refused_logged;        /* a refused address was already logged */
     struct pci_bar_region regions[PCI_BAR_REGIONS_MAX];
     unsigned nr_regions;
@@ -83,7 +84,7 @@ struct pci_cap {
 struct pci_device {
     const char *name;
     struct pci_host *host;      /* set by pci_host_add_device() */
-    unsigned slot;              /* bus 0 device number, 0 when not on a host */
+    unsigned slot;              /* bus 0 device number; set before adding to ask for one */
 
     uint8_t cfg[PCI_CFG_SPACE_SIZE];
     uint8_t wmask[PCI_CFG_SPACE_SIZE];   /* bits the guest may write */
@@ -149,6 +150,14 @@ void pci_device_set_bar_address(struct pci_device *dev, unsigned index, uint64_t
 void pci_device_update_mappings(struct pci_device *dev);
 /* Unregisters every BAR range (device removal, host teardown). */
 void pci_device_unmap_all(struct pci_device *dev);
+
+/*
+ * Back to the state the host left it in before boot: decoding off (BARs
+ * unmapped), BARs at their assigned addresses, status errors and INTx clear,
+ * Interrupt Line = the INTx GSI. Capabilities with state reset themselves
+ * (pci_msix_reset()). Caller holds the host's lock or the VM is stopped.
+ */
+void pci_device_reset(struct pci_device *dev);
 
 /*
  * Device side of INTx: the level the device wants (e.g. its ISR is non-zero).

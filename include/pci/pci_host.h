@@ -74,7 +74,8 @@ int pci_host_init(struct pci_host *host, const struct pci_host_config *cfg) MUST
 void pci_host_destroy(struct pci_host *host);
 
 /*
- * Puts `dev` in the first free slot (1..31), wires its INTx line and assigns
+ * Puts `dev` in slot dev->slot when that is set (-EBUSY when taken, -EINVAL
+ * when not 1..31), else in the first free slot (1..31); wires its INTx line and assigns
  * every BAR an aligned address: 64-bit BARs from the 64-bit window when there
  * is one, otherwise (and 32-bit BARs) from the 32-bit window, IO BARs from the
  * IO window. -ENOSPC when slots or a window run out (nothing is changed).

@@ -332,6 +332,24 @@ void pci_device_set_msix_enabled(struct pci_device *dev, bool enabled)
     intx_update(dev);
 }
 
+void pci_device_reset(struct pci_device *dev)
+{
+    pci_put16(dev->cfg + PCI_COMMAND, 0);
+    pci_put16(dev->cfg + PCI_STATUS, pci_get16(dev->cfg + PCI_STATUS) & PCI_STATUS_CAP_LIST);
+    dev->cfg[PCI_CACHE_LINE_SIZE] = 0;
+    dev->cfg[PCI_LATENCY_TIMER] = 0;
+    dev->cfg[PCI_INTERRUPT_LINE] = dev->host ? (uint8_t)dev->intx.gsi : 0;
+    dev->intx_level = false;
+    dev->msix_enabled = false;
+    intx_update(dev);
+    for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
+        dev->bars[i].refused_logged = false;
+        if (dev->bars[i].size)
+            pci_device_set_bar_address(dev, i, dev->bars[i].assigned);
+    }
+    pci_device_update_mappings(dev);
+}
+
 void pci_device_config_write(struct pci_device *dev, unsigned off, unsigned size, uint32_t val)
 {
     if (!config_access_ok(off, size) || off >= PCI_CFG_SPACE_SIZE)

@@ -261,11 +261,19 @@ int pci_host_add_device(struct pci_host *host, struct pci_device *dev)
         return -EINVAL;
     pthread_mutex_lock(&host->lock);
     int ret = -ENOSPC;
-    unsigned slot = 1;
-    while (slot < PCI_SLOTS && host->slots[slot])
-        slot++;
-    if (slot == PCI_SLOTS)
-        goto out;
+    unsigned slot = dev->slot;
+    if (slot) {
+        ret = slot < PCI_SLOTS ? -EBUSY : -EINVAL;
+        if (slot >= PCI_SLOTS || host->slots[slot])
+            goto out;
+        ret = -ENOSPC;
+    } else {
+        slot = 1;
+        while (slot < PCI_SLOTS && host->slots[slot])
+            slot++;
+        if (slot == PCI_SLOTS)
+            goto out;
+    }
 
     /*
      * Largest BARs first, so natural alignment wastes nothing between them.
@@ -305,9 +313,12 @@ int pci_host_add_device(struct pci_host *host, struct pci_device *dev)
     dev->intx = host->cfg.intx;
     dev->intx.gsi = pci_host_intx_gsi(slot, PCI_INTERRUPT_PIN_A);
     dev->cfg[PCI_INTERRUPT_LINE] = (uint8_t)dev->intx.gsi;
-    for (unsigned i = 0; i < PCI_NUM_BARS; i++)
-        if (dev->bars[i].size)
+    for (unsigned i = 0; i < PCI_NUM_BARS; i++) {
+        if (dev->bars[i].size) {
+            dev->bars[i].assigned = addr[i];
             pci_device_set_bar_address(dev, i, addr[i]);
+        }
+    }
     host->slots[slot] = dev;
     ret = 0;
 out:

@@ -7,6 +7,8 @@
  * mapped BAR is where config space says it is and reaches the device, and
  * nothing is ever pending for a vector outside the table.
  *
+ * Ops also cover a guest reboot (device + MSI-X reset).
+ *
  * Each op is 8 bytes: kind, size selector, then a 16-bit offset and a 32-bit
  * value (little endian).
  */
@@ -168,7 +170,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint64_t val = (uint64_t)op[4] | (uint64_t)op[5] << 8 | (uint64_t)op[6] << 16 |
                        (uint64_t)op[7] << 24;
         uint64_t buf = 0;
-        switch (op[0] % 10) {
+        switch (op[0] % 11) {
         case 0:   /* config address latch (any size, any of the 4 ports) */
             bus_write(&w.pio, 0xcf8 + (op[1] >> 2 & 3), &val, sz);
             break;
@@ -213,6 +215,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 bus_write(&w.pio, PCI_IO_WINDOW_BASE + (off & 0xff), &val, sz);
             else
                 bus_read(&w.pio, PCI_IO_WINDOW_BASE + (off & 0xff), &buf, sz);
+            break;
+        case 10:  /* guest reboot */
+            pthread_mutex_lock(&w.host.lock);
+            pci_msix_reset(&w.msix);
+            pci_device_reset(&w.dev);
+            pthread_mutex_unlock(&w.host.lock);
+            fuzz_check(!pci_msix_is_enabled(&w.msix));
+            fuzz_check(w.dev.bars[0].mapped_at == PCI_BAR_UNMAPPED);
             break;
         }
         check_invariants(&w);

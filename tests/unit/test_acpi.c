@@ -2,8 +2,9 @@
 /*
  * Unit tests for the ACPI tables: walks RSDP -> XSDT/RSDT -> FADT -> DSDT/FACS
  * and the MADT the way a guest does, checking every checksum, length and
- * pointer, the fixed-hardware fields, MADT entries for 1..1024 CPUs, and the
- * -ENOSPC / -EINVAL / install paths.
+ * pointer, the fixed-hardware fields, MADT entries for 1..1024 CPUs, the
+ * PCI host bridge (MCFG, \_SB.PCI0, \_SB.MRES) and that the tables without
+ * PCI are unchanged by it, and the -ENOSPC / -EINVAL / install paths.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -19,6 +20,7 @@
 #include "arch/x86/acpi_tables.h"
 #include "arch/x86/layout.h"
 #include "core/guest_mem.h"
+#include "pci/pci_host.h"
 
 #define BASE   X86_ACPI_GPA
 #define REGION (X86_ACPI_END - X86_ACPI_GPA)
@@ -27,7 +29,8 @@ struct tables {
     const uint8_t *buf;
     size_t len;
     const struct acpi_rsdp *rsdp;
-    const struct acpi_header *xsdt, *rsdt, *fadt, *madt, *dsdt;
+    const struct acpi_header *xsdt, *rsdt, *fadt, *madt, *dsdt, *mcfg;
+    size_t ntables;
     const struct acpi_facs *facs;
 };
 
@@ -96,12 +99,24 @@ static void walk(struct tables *t, const uint8_t *buf, size_t len)
             t->fadt = table_at(t, gpa, "FACP");
         else if (!memcmp(h->signature, "APIC", 4) && !t->madt)
             t->madt = table_at(t, gpa, "APIC");
+        else if (!memcmp(h->signature, "MCFG", 4) && !t->mcfg)
+            t->mcfg = table_at(t, gpa, "MCFG");
         else
             fail_msg("unexpected or repeated table %.4s", h->signature);
     }
+    t->ntables = n;
     assert_non_null(t->fadt);
     assert_non_null(t->madt);
     walk_fadt(t);
+}
+
+static void build_platform(struct tables *t, const struct x86_platform_info *p)
+{
+    size_t len = 0;
+    memset(region, 0, sizeof(region));
+    assert_int_equal(acpi_build_tables(region, REGION, BASE, p, &len), 0);
+    assert_true(len > 0 && len <= REGION);
+    walk(t, region, len);
 }
 
 static void build(struct tables *t, unsigned nr_cpus)
@@ -116,11 +131,14 @@ static void build(struct tables *t, unsigned nr_cpus)
 
 static void assert_no_overlap(const struct tables *t)
 {
-    const void *ptrs[] = { t->rsdp, t->xsdt, t->rsdt, t->fadt, t->madt, t->dsdt, t->facs };
+    const void *ptrs[] = { t->rsdp, t->xsdt, t->rsdt, t->fadt, t->madt, t->dsdt, t->facs,
+                           t->mcfg };
     size_t lens[] = { sizeof(*t->rsdp), t->xsdt->length, t->rsdt->length, t->fadt->length,
-                      t->madt->length, t->dsdt->length, t->facs->length };
-    for (size_t i = 0; i < 7; i++)
-        for (size_t j = i + 1; j < 7; j++) {
+                      t->madt->length, t->dsdt->length, t->facs->length,
+                      t->mcfg ? t->mcfg->length : 0 };
+    size_t n = t->mcfg ? 8 : 7;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = i + 1; j < n; j++) {
             const uint8_t *a = ptrs[i], *b = ptrs[j];
             assert_true(a + lens[i] <= b || b + lens[j] <= a);
         }
@@ -321,6 +339,309 @@ static void test_enospc_every_cap(void **state)
     }
 }
 
+/* ---- PCI host bridge ---- */
+
+static struct x86_platform_info pci_platform(unsigned nr_cpus, uint64_t ram_end)
+{
+    return (struct x86_platform_info){ .nr_cpus = nr_cpus, .pci = true, .ram_end = ram_end };
+}
+
+static void test_mcfg(void **state)
+{
+    struct tables t;
+    build(&t, 4);
+    assert_null(t.mcfg);
+    assert_int_equal(t.ntables, 2);
+
+    struct x86_platform_info p = pci_platform(4, 1 * GiB);
+    build_platform(&t, &p);
+    assert_non_null(t.mcfg);
+    assert_int_equal(t.ntables, 3);
+    assert_no_overlap(&t);
+    assert_int_equal(t.mcfg->revision, 1);
+    assert_int_equal(t.mcfg->length, 44 + 16);
+    const struct acpi_mcfg *m = (const void *)t.mcfg;
+    for (size_t i = 0; i < sizeof(m->reserved); i++)
+        assert_int_equal(m->reserved[i], 0);
+    const struct acpi_mcfg_alloc *a = (const void *)(m + 1);
+    assert_int_equal(a->base, 0xe0000000u);
+    assert_int_equal(a->base, X86_PCI_ECAM_GPA);
+    assert_int_equal(a->segment, 0);
+    assert_int_equal(a->start_bus, 0);
+    assert_int_equal(a->end_bus, 0);
+    assert_int_equal(a->reserved, 0);
+    /* The buses it lists must fit in the ECAM range the host decodes (1 MiB per bus). */
+    assert_true((uint64_t)(a->end_bus - a->start_bus + 1) * MiB <= PCI_ECAM_SIZE_BUS0);
+}
+
+/* Decodes the PkgLength at p (ACPI 6.x §20.2.4); returns how many bytes it takes. */
+static size_t pkglen_decode(const uint8_t *p, size_t *len)
+{
+    size_t n = (size_t)(p[0] >> 6) + 1;
+    if (n == 1) {
+        *len = p[0] & 0x3f;
+        return 1;
+    }
+    size_t v = p[0] & 0xf;
+    for (size_t i = 1; i < n; i++)
+        v |= (size_t)p[i] << (4 + 8 * (i - 1));
+    *len = v;
+    return n;
+}
+
+struct sb_scope {
+    size_t op_at;               /* offset of the ScopeOp in the table */
+    const uint8_t *body;        /* after the name \_SB_ */
+    size_t body_len;
+};
+
+/* Scope (\_SB) is the second and last top-level object, after Name (\_S5, ...). */
+static struct sb_scope find_sb(const struct acpi_header *d)
+{
+    const uint8_t *p = (const uint8_t *)d;
+    size_t off = sizeof(*d);
+    assert_int_equal(p[off], 0x08);                     /* NameOp */
+    assert_memory_equal(p + off + 1, "\\_S5_", 5);
+    assert_int_equal(p[off + 6], 0x12);                 /* PackageOp */
+    size_t len;
+    pkglen_decode(p + off + 7, &len);
+    off += 7 + len;
+    struct sb_scope s = { .op_at = off };
+    assert_int_equal(p[off], 0x10);                     /* ScopeOp */
+    size_t n = pkglen_decode(p + off + 1, &len);
+    assert_int_equal(off + 1 + len, d->length);         /* nothing after the scope */
+    assert_memory_equal(p + off + 1 + n, "\\_SB_", 5);
+    s.body = p + off + 1 + n + 5;
+    s.body_len = len - n - 5;
+    return s;
+}
+
+/* The bytes a PCI build adds to \_SB must be exactly Device (PCI0) then Device (MRES). */
+static void check_added_devices(const uint8_t *p, size_t n)
+{
+    const char *want[] = { "PCI0", "MRES" };
+    size_t i = 0;
+    for (; n && i < 2; i++) {
+        assert_true(n > 6);
+        assert_int_equal(p[0], 0x5b);                   /* ExtOpPrefix */
+        assert_int_equal(p[1], 0x82);                   /* DeviceOp */
+        size_t len;
+        size_t pl = pkglen_decode(p + 2, &len);
+        assert_true(len <= n - 2 && len > pl + 4);
+        assert_memory_equal(p + 2 + pl, want[i], 4);
+        p += 2 + len;
+        n -= 2 + len;
+    }
+    assert_int_equal(i, 2);
+    assert_int_equal(n, 0);
+}
+
+/*
+ * With PCI the DSDT only grows by PCI0 and MRES at the end of \_SB; without
+ * it (whatever ram_end says) every table is what a CPU-only build gives.
+ */
+static void test_dsdt_pci_adds_only_devices(void **state)
+{
+    const unsigned cpus[] = { 1, 255, 1024 };
+    static uint8_t plain[REGION], with_ram_end[REGION], pci[REGION];
+    for (size_t i = 0; i < sizeof(cpus) / sizeof(cpus[0]); i++) {
+        struct x86_platform_info p = { .nr_cpus = cpus[i] };
+        size_t len_plain, len;
+        memset(plain, 0, sizeof(plain));
+        memset(with_ram_end, 0, sizeof(with_ram_end));
+        assert_int_equal(acpi_build_tables(plain, REGION, BASE, &p, &len_plain), 0);
+        p.ram_end = 100 * GiB;
+        assert_int_equal(acpi_build_tables(with_ram_end, REGION, BASE, &p, &len), 0);
+        assert_int_equal(len, len_plain);
+        assert_memory_equal(plain, with_ram_end, REGION);
+
+        struct tables a, b;
+        walk(&a, plain, len_plain);
+        assert_null(a.mcfg);
+        p.pci = true;
+        memset(pci, 0, sizeof(pci));
+        assert_int_equal(acpi_build_tables(pci, REGION, BASE, &p, &len), 0);
+        walk(&b, pci, len);
+        const uint8_t *da = (const void *)a.dsdt, *db = (const void *)b.dsdt;
+        /* Same header but for length and checksum. */
+        assert_memory_equal(da, db, 4);
+        assert_int_equal(da[8], db[8]);
+        assert_memory_equal(da + 10, db + 10, sizeof(struct acpi_header) - 10);
+        struct sb_scope sa = find_sb(a.dsdt), sb = find_sb(b.dsdt);
+        assert_int_equal(sa.op_at, sb.op_at);
+        assert_memory_equal(da + sizeof(struct acpi_header), db + sizeof(struct acpi_header),
+                            sa.op_at + 1 - sizeof(struct acpi_header));
+        assert_true(sb.body_len > sa.body_len);
+        assert_memory_equal(sa.body, sb.body, sa.body_len);
+        check_added_devices(sb.body + sa.body_len, sb.body_len - sa.body_len);
+        /* The FADT and MADT do not change either. */
+        assert_memory_equal(a.madt, b.madt, a.madt->length);
+        assert_int_equal(a.fadt->length, b.fadt->length);
+    }
+}
+
+static size_t put_le(uint8_t *p, uint64_t v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+    return n;
+}
+
+/* A Word/DWord/QWord address space descriptor as ACPI 6.x §6.4.3.5 lays it out. */
+static size_t addr_desc(uint8_t *p, size_t w, uint8_t type, uint8_t type_flags, uint64_t min,
+                        uint64_t max)
+{
+    const uint8_t tag[] = { [2] = 0x88, [4] = 0x87, [8] = 0x8a };
+    size_t n = 0;
+    p[n++] = tag[w];
+    n += put_le(p + n, 3 + 5 * w, 2);
+    p[n++] = type;
+    p[n++] = 0x0c;              /* producer, positive decode, min and max fixed */
+    p[n++] = type_flags;
+    n += put_le(p + n, 0, w);
+    n += put_le(p + n, min, w);
+    n += put_le(p + n, max, w);
+    n += put_le(p + n, 0, w);
+    n += put_le(p + n, max - min + 1, w);
+    return n;
+}
+
+static void check_pci_crs(const struct acpi_header *d, uint64_t ram_end)
+{
+    /* docs/pci.md: max(64 GiB, ram_end rounded up to 1 GiB), 64 GiB long. */
+    uint64_t base64 = (ram_end + GiB - 1) / GiB * GiB;
+    if (base64 < 64 * GiB)
+        base64 = 64 * GiB;
+    uint8_t want[256];
+    size_t n = 0;
+    want[n++] = 0x11;           /* BufferOp; its PkgLength and size follow */
+    size_t body_at = n;
+    n += addr_desc(want + n, 2, 2, 0, 0, 0);                     /* bus 0..0 */
+    const uint8_t conf_io[] = { 0x47, 0x01, 0xf8, 0x0c, 0xf8, 0x0c, 0x01, 0x08 };
+    memcpy(want + n, conf_io, sizeof(conf_io));
+    n += sizeof(conf_io);
+    n += addr_desc(want + n, 2, 1, 3, 0, 0xcf7);
+    n += addr_desc(want + n, 2, 1, 3, 0xd00, 0xffff);
+    n += addr_desc(want + n, 4, 0, 1, 0xc0000000, 0xdfffffff);
+    n += addr_desc(want + n, 8, 0, 1, base64, base64 + 64 * GiB - 1);
+    want[n++] = 0x79;
+    want[n++] = 0;
+    /* Compare the descriptors: the buffer header's encoding is test_aml's business. */
+    assert_int_equal(count_bytes(d, d->length, want + body_at, n - body_at), 1);
+    const uint8_t mres[] = { 0x86, 0x09, 0x00, 0x01, 0x00, 0x00, 0x00, 0xe0,
+                             0x00, 0x00, 0x10, 0x00, 0x79, 0x00 };
+    assert_int_equal(count_bytes(d, d->length, mres, sizeof(mres)), 1);
+}
+
+static void check_pci_prt(const struct acpi_header *d)
+{
+    /* Name (_PRT, Package (124) {...}): PkgLength of two bytes, then the count. */
+    const uint8_t *prt = memmem(d, d->length, "_PRT", 4);
+    assert_non_null(prt);
+    assert_int_equal(prt[4], 0x12);
+    assert_int_equal(prt[5] >> 6, 1);
+    assert_int_equal(prt[7], 124);
+    for (unsigned slot = 1; slot < 32; slot++) {
+        for (unsigned pin = 0; pin < 4; pin++) {
+            unsigned gsi = 16 + (slot - 1 + pin) % 8;
+            /* The host bridge must agree with the table it is described by. */
+            assert_int_equal(pci_host_intx_gsi(slot, pin + 1), gsi);
+            uint8_t e[16];
+            size_t n = 0;
+            e[n++] = 0x12;
+            n++;                                    /* PkgLength, set below */
+            e[n++] = 4;
+            e[n++] = 0x0c;
+            n += put_le(e + n, (uint64_t)slot << 16 | 0xffff, 4);
+            if (pin > 1)
+                e[n++] = 0x0a;
+            e[n++] = (uint8_t)pin;
+            e[n++] = 0x00;                          /* source: Zero */
+            e[n++] = 0x0a;
+            e[n++] = (uint8_t)gsi;
+            e[1] = (uint8_t)(n - 1);
+            assert_int_equal(count_bytes(d, d->length, e, n), 1);
+        }
+    }
+}
+
+static void test_dsdt_pci_contents(void **state)
+{
+    const uint64_t ram_ends[] = { 512 * MiB, 3 * GiB, 4 * GiB + 1, 63 * GiB, 64 * GiB + 1,
+                                  100 * GiB + 512 * MiB };
+    for (size_t i = 0; i < sizeof(ram_ends) / sizeof(ram_ends[0]); i++) {
+        struct x86_platform_info p = pci_platform(2, ram_ends[i]);
+        struct tables t;
+        build_platform(&t, &p);
+        const struct acpi_header *d = t.dsdt;
+        const uint8_t pnp0a08[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x08 };
+        const uint8_t pnp0a03[] = { 0x08, '_', 'C', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0a, 0x03 };
+        const uint8_t pnp0c02[] = { 0x08, '_', 'H', 'I', 'D', 0x0c, 0x41, 0xd0, 0x0c, 0x02 };
+        const uint8_t seg[] = { 0x08, '_', 'S', 'E', 'G', 0x00 };
+        const uint8_t bbn[] = { 0x08, '_', 'B', 'B', 'N', 0x00 };
+        const uint8_t uid0[] = { 0x08, '_', 'U', 'I', 'D', 0x00 };
+        assert_int_equal(count_bytes(d, d->length, pnp0a08, sizeof(pnp0a08)), 1);
+        assert_int_equal(count_bytes(d, d->length, pnp0a03, sizeof(pnp0a03)), 1);
+        assert_int_equal(count_bytes(d, d->length, pnp0c02, sizeof(pnp0c02)), 1);
+        assert_int_equal(count_bytes(d, d->length, seg, sizeof(seg)), 1);
+        assert_int_equal(count_bytes(d, d->length, bbn, sizeof(bbn)), 1);
+        /* C000 and PCI0 have _UID 0. */
+        assert_int_equal(count_bytes(d, d->length, uid0, sizeof(uid0)), 2);
+        /* A device has a _HID or an _ADR, never both. */
+        assert_null(memmem(d, d->length, "_ADR", 4));
+        check_pci_crs(d, ram_ends[i]);
+        check_pci_prt(d);
+    }
+}
+
+static void test_pci_fits_1024_cpus(void **state)
+{
+    struct x86_platform_info p = pci_platform(1024, 16 * GiB);
+    struct tables t;
+    build_platform(&t, &p);
+    assert_no_overlap(&t);
+    assert_non_null(t.mcfg);
+    assert_int_equal(count_madt(t.madt).x2apic, 1024 - 255);
+    assert_non_null(memmem(t.dsdt, t.dsdt->length, "PCI0", 4));
+    size_t len;
+    p.nr_cpus = 2048;
+    assert_int_equal(acpi_build_tables(region, REGION, BASE, &p, &len), -ENOSPC);
+
+    /* Every capacity short of the need fails cleanly with PCI too. */
+    p.nr_cpus = 2;
+    size_t need = 0;
+    assert_int_equal(acpi_build_tables(region, REGION, BASE, &p, &need), 0);
+    for (size_t cap = 0; cap <= need; cap++) {
+        memset(region, 0xcc, sizeof(region));
+        int ret = acpi_build_tables(region, cap, BASE, &p, &len);
+        assert_int_equal(ret, cap < need ? -ENOSPC : 0);
+        for (size_t i = cap; i < sizeof(region); i++)
+            assert_int_equal(region[i], 0xcc);
+    }
+}
+
+static void test_pci_bad_ram_end(void **state)
+{
+    const uint64_t bad[] = { 0, 3 * GiB + 1, 4 * GiB, UINT64_MAX, UINT64_MAX - 40 * GiB };
+    const uint64_t good[] = { 1, 3 * GiB, 4 * GiB + 1, 1ULL << 46 };
+    static uint8_t dsdt[REGION];
+    size_t len;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct x86_platform_info p = pci_platform(1, bad[i]);
+        assert_int_equal(acpi_build_tables(region, REGION, BASE, &p, &len), -EINVAL);
+        struct aml_buf b;
+        aml_buf_init(&b, dsdt, sizeof(dsdt));
+        assert_int_equal(acpi_build_dsdt(&b, &p), -EINVAL);
+        /* Without PCI, ram_end means nothing. */
+        p.pci = false;
+        assert_int_equal(acpi_build_tables(region, REGION, BASE, &p, &len), 0);
+    }
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        struct x86_platform_info p = pci_platform(1, good[i]);
+        assert_int_equal(acpi_build_tables(region, REGION, BASE, &p, &len), 0);
+    }
+}
+
 static void test_too_many_cpus(void **state)
 {
     struct x86_platform_info p = { .nr_cpus = 1024 };
@@ -380,6 +701,11 @@ int main(void)
         cmocka_unit_test(test_madt_counts),
         cmocka_unit_test(test_dsdt_contents),
         cmocka_unit_test(test_enospc_every_cap),
+        cmocka_unit_test(test_mcfg),
+        cmocka_unit_test(test_dsdt_pci_adds_only_devices),
+        cmocka_unit_test(test_dsdt_pci_contents),
+        cmocka_unit_test(test_pci_fits_1024_cpus),
+        cmocka_unit_test(test_pci_bad_ram_end),
         cmocka_unit_test(test_too_many_cpus),
         cmocka_unit_test(test_install),
     };

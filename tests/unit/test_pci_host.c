@@ -617,6 +617,58 @@ static void io_bar_maps_on_pio(void **state)
     assert_false(bus_read(&f->pio, 0x2004, &v, 1));
 }
 
+static void requested_slot(void **state)
+{
+    struct fixture *f = *state;
+    const struct pci_device_id id = { .vendor = 0x1af4, .device = 0x1044 };
+    struct pci_device a, b, c;
+    pci_device_init(&a, "a", &id);
+    pci_device_init(&b, "b", &id);
+    pci_device_init(&c, "c", &id);
+    a.slot = 7;
+    assert_int_equal(pci_host_add_device(&f->host, &a), 0);
+    assert_int_equal(ecam_read(f, 7, 0, PCI_VENDOR_ID, 2), 0x1af4);
+    assert_int_equal(a.intx.gsi, 22);
+    b.slot = 7;
+    assert_int_equal(pci_host_add_device(&f->host, &b), -EBUSY);
+    b.slot = 32;
+    assert_int_equal(pci_host_add_device(&f->host, &b), -EINVAL);
+    assert_null(b.host);
+    /* Automatic placement still takes the first free slot. */
+    assert_int_equal(pci_host_add_device(&f->host, &c), 0);
+    assert_int_equal(c.slot, 2);
+    pci_host_destroy(&f->host);
+}
+
+static void reset_restores_firmware_state(void **state)
+{
+    struct fixture *f = *state;
+    uint64_t a32 = pci_device_bar_address(&f->dev, 0);
+    ecam_write(f, 1, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+    ecam_write(f, 1, 0x10, 4, 0xd0000000);
+    ecam_write(f, 1, PCI_INTERRUPT_LINE, 1, 5);
+    pci_device_set_intx(&f->dev, true);
+    assert_int_equal(f->irq.level, 1);
+    bool claimed;
+    mmio_read32(f, 0xd0000100, &claimed);
+    assert_true(claimed);
+
+    pthread_mutex_lock(&f->host.lock);
+    pci_device_reset(&f->dev);
+    pthread_mutex_unlock(&f->host.lock);
+    assert_int_equal(ecam_read(f, 1, 0, PCI_COMMAND, 2), 0);
+    assert_int_equal(pci_device_bar_address(&f->dev, 0), a32);
+    assert_int_equal(ecam_read(f, 1, 0, PCI_INTERRUPT_LINE, 1), 16);
+    assert_int_equal(f->irq.level, 0);
+    assert_false(ecam_read(f, 1, 0, PCI_STATUS, 2) & PCI_STATUS_INTERRUPT);
+    mmio_read32(f, 0xd0000100, &claimed);
+    assert_false(claimed);
+    /* Decoding again after reset uses the assigned address. */
+    ecam_write(f, 1, PCI_COMMAND, 2, PCI_COMMAND_MEMORY);
+    mmio_read32(f, a32 + 0x100, &claimed);
+    assert_true(claimed);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -634,6 +686,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(slots_and_windows, setup, teardown),
         cmocka_unit_test(bar_declaration_rules),
         cmocka_unit_test_setup_teardown(io_bar_maps_on_pio, setup, teardown),
+        cmocka_unit_test_setup_teardown(requested_slot, setup, teardown),
+        cmocka_unit_test_setup_teardown(reset_restores_firmware_state, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -42,6 +42,20 @@ void acpi_table_end(struct aml_buf *b, size_t start);
 /* Each appends one table to b and returns aml_buf_error(b). */
 int acpi_build_dsdt(struct aml_buf *b, const struct x86_platform_info *p) MUST_CHECK;
 int acpi_build_madt(struct aml_buf *b, const struct x86_platform_info *p) MUST_CHECK;
+/* MCFG: one allocation, ECAM at X86_PCI_ECAM_GPA for segment 0, bus 0. */
+int acpi_build_mcfg(struct aml_buf *b) MUST_CHECK;
+
+/*
+ * 0 when p describes a machine the tables can publish: a CPU count in
+ * 1..ACPI_MAX_CPUS and, with p->pci, a ram_end that is non-zero, not inside
+ * the 32-bit MMIO hole and leaves room for the 64-bit window. Else -EINVAL.
+ */
+int acpi_check_platform(const struct x86_platform_info *p) MUST_CHECK;
+/*
+ * The DSDT's PCI part, inside Scope(\_SB): the host bridge PCI0 (_CRS
+ * windows, _PRT) and MRES, which reserves ECAM as a motherboard resource.
+ */
+void acpi_dsdt_pci(struct aml_buf *b, const struct x86_platform_info *p);
 int acpi_build_fadt(struct aml_buf *b, uint64_t facs_gpa, uint64_t dsdt_gpa) MUST_CHECK;
 int acpi_build_facs(struct aml_buf *b) MUST_CHECK;
 int acpi_build_xsdt(struct aml_buf *b, const uint64_t *tables, unsigned n) MUST_CHECK;
@@ -51,7 +65,8 @@ int acpi_build_rsdp(struct aml_buf *b, uint64_t rsdt_gpa, uint64_t xsdt_gpa) MUS
 /*
  * Builds every table into buf[0..cap), which the guest will see at base_gpa
  * (16-byte aligned); the RSDP is at offset 0. *len gets the bytes used.
- * -EINVAL for a bad CPU count or base, -ENOSPC when the tables do not fit.
+ * -EINVAL for a bad CPU count, base or (with p->pci) ram_end, -ENOSPC when
+ * the tables do not fit.
  */
 int acpi_build_tables(void *buf, size_t cap, uint64_t base_gpa,
                       const struct x86_platform_info *p, size_t *len) MUST_CHECK;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Byte layouts of the ACPI 6.x tables casulo builds (RSDP, common header,
- * FADT, FACS, MADT and its entries). Packed little-endian structs: casulo
+ * FADT, FACS, MADT and its entries, MCFG). Packed little-endian structs: casulo
  * only runs on x86-64 hosts, so host and guest byte order agree. Tests use
  * the same structs to walk the tables the way a guest does.
  */
@@ -201,6 +201,20 @@ struct acpi_madt_x2apic_nmi {
     uint8_t reserved[3];
 } ACPI_PACKED;
 
+/* PCI Express memory-mapped configuration space (PCI Firmware spec 3.x §4.1.2). */
+struct acpi_mcfg {
+    struct acpi_header header;
+    uint8_t reserved[8];
+} ACPI_PACKED;
+
+struct acpi_mcfg_alloc {
+    uint64_t base;              /* ECAM address of bus 0, even if start_bus > 0 */
+    uint16_t segment;
+    uint8_t start_bus;
+    uint8_t end_bus;
+    uint32_t reserved;
+} ACPI_PACKED;
+
 _Static_assert(sizeof(struct acpi_rsdp) == 36, "RSDP");
 _Static_assert(sizeof(struct acpi_header) == 36, "header");
 _Static_assert(sizeof(struct acpi_gas) == 12, "GAS");
@@ -213,5 +227,7 @@ _Static_assert(sizeof(struct acpi_madt_int_override) == 10, "ISO");
 _Static_assert(sizeof(struct acpi_madt_lapic_nmi) == 6, "LAPIC NMI");
 _Static_assert(sizeof(struct acpi_madt_x2apic) == 16, "x2APIC");
 _Static_assert(sizeof(struct acpi_madt_x2apic_nmi) == 12, "x2APIC NMI");
+_Static_assert(sizeof(struct acpi_mcfg) == 44, "MCFG");
+_Static_assert(sizeof(struct acpi_mcfg_alloc) == 16, "MCFG allocation");
 
 #endif

@@ -2,7 +2,8 @@
 /*
  * Lays the ACPI tables out in their region and installs them into guest RAM.
  * The RSDP comes first (the guest may scan for it on 16-byte boundaries),
- * then FACS, DSDT, FADT, MADT and the XSDT/RSDT that point at them.
+ * then FACS, DSDT, FADT, MADT, MCFG (with PCI) and the XSDT/RSDT that point
+ * at them.
  */
 #include "arch/x86/acpi.h"
 #include "arch/x86/acpi_tables.h"
@@ -60,7 +61,7 @@ static uint64_t acpi_next_table(struct aml_buf *b, uint64_t base, uint64_t align
 int acpi_build_tables(void *buf, size_t cap, uint64_t base_gpa,
                       const struct x86_platform_info *p, size_t *len)
 {
-    if (!p->nr_cpus || p->nr_cpus > ACPI_MAX_CPUS || base_gpa % ACPI_TABLE_ALIGN)
+    if (acpi_check_platform(p) || base_gpa % ACPI_TABLE_ALIGN)
         return -EINVAL;
 
     struct aml_buf b;
@@ -73,18 +74,23 @@ int acpi_build_tables(void *buf, size_t cap, uint64_t base_gpa,
     int ret = acpi_build_facs(&b);
     uint64_t dsdt = acpi_next_table(&b, base_gpa, ACPI_TABLE_ALIGN);
     ret = ret ? ret : acpi_build_dsdt(&b, p);
-    uint64_t tables[2];
-    tables[0] = acpi_next_table(&b, base_gpa, ACPI_TABLE_ALIGN);
+    uint64_t tables[3];
+    unsigned ntables = 0;
+    tables[ntables++] = acpi_next_table(&b, base_gpa, ACPI_TABLE_ALIGN);
     ret = ret ? ret : acpi_build_fadt(&b, facs, dsdt);
-    tables[1] = acpi_next_table(&b, base_gpa, ACPI_TABLE_ALIGN);
+    tables[ntables++] = acpi_next_table(&b, base_gpa, ACPI_TABLE_ALIGN);
     ret = ret ? ret : acpi_build_madt(&b, p);
+    if (p->pci) {
+        tables[ntables++] = acpi_next_table(&b, base_gpa, ACPI_TABLE_ALIGN);
+        ret = ret ? ret : acpi_build_mcfg(&b);
+    }
     uint64_t xsdt = acpi_next_table(&b, base_gpa, ACPI_TABLE_ALIGN);
-    ret = ret ? ret : acpi_build_xsdt(&b, tables, ARRAY_SIZE(tables));
+    ret = ret ? ret : acpi_build_xsdt(&b, tables, ntables);
     /* The RSDT holds 32-bit pointers: only when every table is below 4 GiB. */
     uint64_t rsdt = acpi_next_table(&b, base_gpa, ACPI_TABLE_ALIGN);
     bool want_rsdt = base_gpa + cap <= 1ULL << 32;
     if (want_rsdt)
-        ret = ret ? ret : acpi_build_rsdt(&b, tables, ARRAY_SIZE(tables));
+        ret = ret ? ret : acpi_build_rsdt(&b, tables, ntables);
     if (ret)
         return ret;
 

@@ -3,7 +3,9 @@
  * DSDT: the AML namespace. \_S5 for soft power-off, and under \_SB one
  * processor device per CPU plus the legacy devices the guest should bind
  * drivers to (COM1, the CMOS RTC). Processor objects are kept to a _HID and
- * a _UID each so that 1024 CPUs fit in the ACPI region.
+ * a _UID each so that 1024 CPUs fit in the ACPI region. With PCI, the host
+ * bridge and its ECAM reservation follow (acpi_pci.c); without it the table
+ * is exactly what it was before PCI existed.
  */
 #include "arch/x86/acpi.h"
 #include "arch/x86/layout.h"
@@ -43,7 +45,7 @@ static void acpi_dsdt_isa_device(struct aml_buf *b, const char *name, const char
 
 int acpi_build_dsdt(struct aml_buf *b, const struct x86_platform_info *p)
 {
-    if (!p->nr_cpus || p->nr_cpus > ACPI_MAX_CPUS)
+    if (acpi_check_platform(p))
         return -EINVAL;
     size_t start = acpi_table_begin(b, "DSDT", ACPI_DSDT_REVISION);
 
@@ -59,6 +61,8 @@ int acpi_build_dsdt(struct aml_buf *b, const struct x86_platform_info *p)
                          X86_COM1_IRQ);
     acpi_dsdt_isa_device(b, "RTC", "PNP0B00", X86_RTC_PORT, ACPI_RTC_PORT_LEN,
                          X86_RTC_IRQ);
+    if (p->pci)
+        acpi_dsdt_pci(b, p);
     aml_close(b, sb);
 
     acpi_table_end(b, start);
