@@ -49,6 +49,9 @@ int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t
 /* Bytes of guest RAM backed by host pages now (mincore); for statistics. */
 uint64_t guest_mem_resident_bytes(const struct guest_mem *gm);
 
+/* End (exclusive) of the highest RAM region. */
+uint64_t guest_mem_end(const struct guest_mem *gm);
+
 /* Highest guest-physical address + 1 of RAM below the hole (the "low" end). */
 uint64_t guest_mem_low_end(const struct guest_mem *gm);
 

@@ -85,6 +85,14 @@ int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t
     return 0;
 }
 
+uint64_t guest_mem_end(const struct guest_mem *gm)
+{
+    if (!gm->nr_regions)
+        return 0;
+    const struct guest_mem_region *last = &gm->regions[gm->nr_regions - 1];
+    return last->gpa + last->size;
+}
+
 uint64_t guest_mem_low_end(const struct guest_mem *gm)
 {
     return gm->nr_regions ? gm->regions[0].gpa + gm->regions[0].size : 0;

@@ -220,7 +220,11 @@ static int setup_memory(struct vm *vm, char *err, size_t errlen)
 
 static int load_guest(struct vm *vm, char *err, size_t errlen)
 {
-    struct x86_platform_info platform = { .nr_cpus = vm->cfg->cpus };
+    struct x86_platform_info platform = {
+        .nr_cpus = vm->cfg->cpus,
+        .pci = true,
+        .ram_end = guest_mem_end(&vm->mem),
+    };
     uint64_t rsdp = 0;
     int ret = x86_acpi_install(&vm->mem, &platform, &rsdp);
     if (ret) {
@@ -267,8 +271,7 @@ static int create_pci(struct vm *vm, char *err, size_t errlen)
         return ret;
     }
     vm->msi_ready = true;
-    uint64_t ram_end = vm->mem.regions[vm->mem.nr_regions - 1].gpa +
-                       vm->mem.regions[vm->mem.nr_regions - 1].size;
+    uint64_t ram_end = guest_mem_end(&vm->mem);
     struct pci_host_config pc = {
         .pio = &vm->pio,
         .mmio = &vm->mmio,
