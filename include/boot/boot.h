@@ -9,6 +9,7 @@
 #ifndef CASULO_BOOT_BOOT_H
 #define CASULO_BOOT_BOOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,6 +34,7 @@ struct boot_info {
     uint64_t kernel_end;       /* ... and its end (exclusive) */
     uint64_t initrd_gpa;       /* 0 when none */
     uint64_t initrd_size;
+    bool linux_kernel;         /* a bzImage, or an ELF with a "Linux" note */
 };
 
 /*

@@ -83,6 +83,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
 int vm_run(struct vm *vm);
 
 void vm_destroy(struct vm *vm);
+/*
+ * Like vm_destroy(), but the kernel's teardown of the VM (which waits for RCU
+ * grace periods) runs in a short-lived child after this process exits. For
+ * the last VM of a process that is about to exit.
+ */
+void vm_destroy_in_background(struct vm *vm);
 
 /* Any thread: records why the VM stops (first caller wins) and wakes everyone. */
 void vm_request_stop(struct vm *vm, enum vm_exit_reason reason, const char *fmt, ...)

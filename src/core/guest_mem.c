@@ -20,9 +20,14 @@ int guest_mem_init(struct guest_mem *gm, uint64_t ram_size, uint64_t hole_start,
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED)
         return -errno;
-    /* Guest RAM never belongs in a core dump of the VMM, and THP helps TLB reach. */
+    /*
+     * Guest RAM never belongs in a core dump of the VMM, nor in a forked child
+     * (the background teardown process must not copy its page tables).
+     * Transparent huge pages stay at the system default: with them a guest
+     * that touches one byte costs 2 MiB of host memory.
+     */
     madvise(p, ram_size, MADV_DONTDUMP);
-    madvise(p, ram_size, MADV_HUGEPAGE);
+    madvise(p, ram_size, MADV_DONTFORK);
 
     gm->mapping = p;
     gm->mapping_size = ram_size;

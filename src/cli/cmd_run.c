@@ -1,0 +1,141 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * `casulo run`: parse, validate, create the VM, run it until it stops, and
+ * turn the stop reason into an exit status and one line on stderr. With
+ * --on-reboot restart a guest reboot builds the VM again from the same
+ * configuration.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "arch/x86/cpu.h"
+#include "cli/commands.h"
+#include "cli/run_options.h"
+#include "core/vcpu.h"
+#include "core/vm.h"
+#include "util/log.h"
+
+/*
+ * The console of the running VM, for the fatal-signal handler only: a signal
+ * handler cannot be handed context, so this one pointer is process state.
+ */
+static struct console *volatile fatal_console;
+
+static void fatal_signal(int sig)
+{
+    struct console *con = fatal_console;
+    if (con)
+        console_restore_tty(con);
+    static const char msg[] = "casulo: fatal signal, terminal restored\n";
+    ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+    (void)w;
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+static void install_process_signals(void)
+{
+    static const int fatal[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL, SIGQUIT };
+    struct sigaction sa = { .sa_handler = fatal_signal, .sa_flags = SA_RESETHAND };
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+        sigaction(fatal[i], &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+/* A stock Linux kernel cannot boot on KVM-PVM: say so before minutes of emulation. */
+static void warn_if_pvm(const struct boot_info *boot)
+{
+    if (boot->linux_kernel && x86_host_is_pvm())
+        log_warn(NULL, "this host's /dev/kvm has no VT-x/AMD-V (KVM-PVM or nested without "
+                       "virtualization): guest kernel mode runs in KVM's instruction emulator, "
+                       "and a stock Linux kernel will not boot here (tiny test guests do; see "
+                       "'make run' for the nested demo)");
+}
+
+static int run_once(const struct vm_config *cfg, enum vm_exit_reason *reason)
+{
+    struct vm vm;
+    char err[512];
+    if (vm_create(&vm, cfg, err, sizeof(err)) < 0) {
+        log_error(NULL, "%s", err);
+        return 1;
+    }
+    warn_if_pvm(&vm.boot);
+    fatal_console = &vm.console;
+    vm_run(&vm);
+    fatal_console = NULL;
+    *reason = vm.exit_reason;
+    if (*reason == VM_EXIT_REBOOT && cfg->on_reboot == REBOOT_RESTART)
+        vm_destroy(&vm);
+    else
+        vm_destroy_in_background(&vm);
+
+    switch (*reason) {
+    case VM_EXIT_POWEROFF:
+        log_info(NULL, "%s", vm.exit_detail);
+        break;
+    case VM_EXIT_REBOOT:
+        if (cfg->on_reboot == REBOOT_RESTART)
+            log_warn(NULL, "guest requested reboot; restarting");
+        else
+            log_msg(LOG_ERROR, NULL, "guest requested reboot");
+        break;
+    case VM_EXIT_SIGNAL:
+    case VM_EXIT_CONSOLE_QUIT:
+        log_msg(LOG_ERROR, NULL, "%s", vm.exit_detail);
+        break;
+    default:
+        log_error(NULL, "%s: %s", vm_exit_reason_name(*reason), vm.exit_detail);
+        break;
+    }
+    return vm_exit_status(*reason);
+}
+
+int cmd_run(int argc, char **argv)
+{
+    struct run_options opts;
+    char err[512];
+    enum run_parse_result r = run_options_parse(argc, argv, &opts, err, sizeof(err));
+    int status = 0;
+    switch (r) {
+    case RUN_PARSE_HELP:
+        run_options_usage(stdout);
+        goto out;
+    case RUN_PARSE_USAGE:
+        log_error(NULL, "%s", err);
+        status = 2;
+        goto out;
+    case RUN_PARSE_BAD_VALUE:
+        log_error(NULL, "%s", err);
+        status = 1;
+        goto out;
+    case RUN_PARSE_OK:
+        break;
+    }
+    log_set_level(opts.log_level);
+    if (vm_config_validate(&opts.cfg, 0, err, sizeof(err)) < 0) {
+        log_error(NULL, "%s", err);
+        status = 1;
+        goto out;
+    }
+    install_process_signals();
+    if (vcpu_signals_init() < 0) {
+        log_error(NULL, "cannot install the vCPU kick signal: %s", strerror(errno));
+        status = 1;
+        goto out;
+    }
+    for (;;) {
+        enum vm_exit_reason reason = VM_EXIT_NONE;
+        status = run_once(&opts.cfg, &reason);
+        if (reason != VM_EXIT_REBOOT || opts.cfg.on_reboot != REBOOT_RESTART)
+            break;
+    }
+out:
+    vm_config_free(&opts.cfg);
+    return status;
+}

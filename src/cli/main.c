@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * casulo: one binary, many subcommands. main() only dispatches; each command
+ * lives in its own file and returns the process exit status.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/commands.h"
+
+static void usage(FILE *out)
+{
+    fputs("usage: casulo COMMAND [options]\n"
+          "\n"
+          "commands:\n"
+          "  run        boot a VM in the foreground (casulo run --help)\n"
+          "  version    print the version\n"
+          "  help       this help\n",
+          out);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "run") == 0)
+        return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        printf("casulo %s\n", CASULO_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "casulo: error: unknown command '%s' (see casulo help)\n", cmd);
+    return 2;
+}

@@ -1,0 +1,197 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Parser for `casulo run` options. Usage mistakes (unknown option, missing
+ * argument, stray words) and bad values (a size that is not a size, 0 CPUs)
+ * are told apart because they map to different exit statuses (2 and 1).
+ */
+#include "cli/run_options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/size.h"
+
+enum {
+    OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
+    OPT_ON_REBOOT, OPT_LOG_LEVEL, OPT_HELP,
+};
+
+static const struct option long_options[] = {
+    { "kernel", required_argument, NULL, OPT_KERNEL },
+    { "initrd", required_argument, NULL, OPT_INITRD },
+    { "cmdline", required_argument, NULL, OPT_CMDLINE },
+    { "cpus", required_argument, NULL, OPT_CPUS },
+    { "memory", required_argument, NULL, OPT_MEMORY },
+    { "console", required_argument, NULL, OPT_CONSOLE },
+    { "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
+    { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+    { "help", no_argument, NULL, OPT_HELP },
+    { NULL, 0, NULL, 0 },
+};
+
+void run_options_usage(FILE *out)
+{
+    fputs("usage: casulo run --kernel PATH [options]\n"
+          "\n"
+          "Boot one VM in the foreground; its serial console is attached to this terminal\n"
+          "(Ctrl-A x quits, Ctrl-A h for help).\n"
+          "\n"
+          "  --kernel PATH          Linux bzImage or ELF64 kernel (vmlinux) to boot\n"
+          "  --initrd PATH          initial ramdisk\n"
+          "  --cmdline STR          kernel command line (default: \"" VM_DEFAULT_CMDLINE "\")\n"
+          "  --cpus N               number of vCPUs (default 1)\n"
+          "  --memory SIZE          guest RAM, e.g. 512M, 4G (default 512M)\n"
+          "  --console MODE         stdio (default), file=PATH or off\n"
+          "  --on-reboot ACTION     exit (default) or restart when the guest reboots\n"
+          "  --log-level LEVEL      error, warn (default), info or debug\n"
+          "  -h, --help             this help\n"
+          "\n"
+          "Exit status: 0 guest powered off, rebooted or was stopped by a signal;\n"
+          "1 bad input or host error; 2 usage error; 3 guest crashed (triple fault,\n"
+          "KVM internal error).\n",
+          out);
+}
+
+static int set_string(char **dst, const char *value)
+{
+    char *copy = strdup(value);
+    if (!copy)
+        return -ENOMEM;
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+static enum run_parse_result parse_cpus(const char *value, unsigned *cpus, char *err, size_t errlen)
+{
+    char *end;
+    errno = 0;
+    unsigned long n = strtoul(value, &end, 10);
+    if (!*value || *end || errno || value[0] == '-' || n > VM_CONFIG_MAX_CPUS_HARD * 16UL) {
+        snprintf(err, errlen, "--cpus '%s' is not a number of vCPUs", value);
+        return RUN_PARSE_BAD_VALUE;
+    }
+    if (n == 0) {
+        snprintf(err, errlen, "--cpus must be at least 1");
+        return RUN_PARSE_BAD_VALUE;
+    }
+    *cpus = (unsigned)n;
+    return RUN_PARSE_OK;
+}
+
+static enum run_parse_result parse_console(const char *value, struct vm_config *cfg, char *err,
+                                           size_t errlen)
+{
+    if (strcmp(value, "stdio") == 0) {
+        cfg->console = CONSOLE_STDIO;
+    } else if (strcmp(value, "off") == 0) {
+        cfg->console = CONSOLE_OFF;
+    } else if (strncmp(value, "file=", 5) == 0 && value[5]) {
+        cfg->console = CONSOLE_FILE;
+        if (set_string(&cfg->console_path, value + 5) < 0) {
+            snprintf(err, errlen, "out of memory");
+            return RUN_PARSE_BAD_VALUE;
+        }
+    } else {
+        snprintf(err, errlen, "--console '%s' is not one of stdio, file=PATH, off", value);
+        return RUN_PARSE_BAD_VALUE;
+    }
+    return RUN_PARSE_OK;
+}
+
+static enum run_parse_result parse_one(int opt, const char *arg, struct run_options *opts,
+                                       char *err, size_t errlen)
+{
+    struct vm_config *cfg = &opts->cfg;
+    int ret = 0;
+    switch (opt) {
+    case OPT_KERNEL:
+        ret = set_string(&cfg->kernel_path, arg);
+        break;
+    case OPT_INITRD:
+        ret = set_string(&cfg->initrd_path, arg);
+        break;
+    case OPT_CMDLINE:
+        ret = set_string(&cfg->cmdline, arg);
+        break;
+    case OPT_CPUS:
+        return parse_cpus(arg, &cfg->cpus, err, errlen);
+    case OPT_MEMORY:
+        ret = size_parse(arg, &cfg->memory);
+        if (ret == -ERANGE || (!ret && cfg->memory == 0)) {
+            snprintf(err, errlen, ret ? "--memory '%s' is too large" : "--memory must not be 0", arg);
+            return RUN_PARSE_BAD_VALUE;
+        }
+        if (ret) {
+            snprintf(err, errlen, "--memory '%s' is not a size (examples: 512M, 4G)", arg);
+            return RUN_PARSE_BAD_VALUE;
+        }
+        return RUN_PARSE_OK;
+    case OPT_CONSOLE:
+        return parse_console(arg, cfg, err, errlen);
+    case OPT_ON_REBOOT:
+        if (strcmp(arg, "exit") == 0) {
+            cfg->on_reboot = REBOOT_EXIT;
+        } else if (strcmp(arg, "restart") == 0) {
+            cfg->on_reboot = REBOOT_RESTART;
+        } else {
+            snprintf(err, errlen, "--on-reboot '%s' is not one of exit, restart", arg);
+            return RUN_PARSE_BAD_VALUE;
+        }
+        return RUN_PARSE_OK;
+    case OPT_LOG_LEVEL:
+        if (log_parse_level(arg, &opts->log_level) < 0) {
+            snprintf(err, errlen, "--log-level '%s' is not one of error, warn, info, debug", arg);
+            return RUN_PARSE_BAD_VALUE;
+        }
+        return RUN_PARSE_OK;
+    default:
+        break;
+    }
+    if (ret) {
+        snprintf(err, errlen, "out of memory");
+        return RUN_PARSE_BAD_VALUE;
+    }
+    return RUN_PARSE_OK;
+}
+
+enum run_parse_result run_options_parse(int argc, char **argv, struct run_options *opts,
+                                        char *err, size_t errlen)
+{
+    vm_config_init(&opts->cfg);
+    opts->log_level = LOG_WARN;
+    err[0] = 0;
+
+    optind = 0;   /* GNU: full re-initialisation, so the parser can run more than once */
+    opterr = 0;   /* we print our own one-line messages */
+    for (;;) {
+        int longindex = -1;
+        int opt = getopt_long(argc, argv, ":h", long_options, &longindex);
+        if (opt == -1)
+            break;
+        if (opt == 'h' || opt == OPT_HELP)
+            return RUN_PARSE_HELP;
+        if (opt == '?') {
+            snprintf(err, errlen, "unknown option '%s' (see casulo run --help)", argv[optind - 1]);
+            return RUN_PARSE_USAGE;
+        }
+        if (opt == ':') {
+            snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
+            return RUN_PARSE_USAGE;
+        }
+        enum run_parse_result r = parse_one(opt, optarg, opts, err, errlen);
+        if (r != RUN_PARSE_OK)
+            return r;
+    }
+    if (optind < argc) {
+        snprintf(err, errlen, "unexpected argument '%s' (see casulo run --help)", argv[optind]);
+        return RUN_PARSE_USAGE;
+    }
+    if (!opts->cfg.kernel_path) {
+        snprintf(err, errlen, "missing --kernel PATH (see casulo run --help)");
+        return RUN_PARSE_USAGE;
+    }
+    return RUN_PARSE_OK;
+}
