@@ -21,7 +21,7 @@ CASULO=$REPO/build/casulo
 [ -x "$CASULO" ] || { echo "make-run: $CASULO is not built (make casulo)" >&2; exit 1; }
 "$HERE/build-guest.sh" "$REPO/out/guest" >&2
 
-cmdline="console=ttyS0 reboot=t panic=-1"
+cmdline="console=ttyS0 reboot=k panic=-1"
 [ -z "$GUEST_CMD" ] || cmdline+=" casulo.runb64=$(printf '%s' "$GUEST_CMD" | base64 -w0)"
 
 why=
