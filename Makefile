@@ -17,6 +17,15 @@ LDSAN     := -fsanitize=address,undefined
 endif
 LDLIBS    += -pthread
 
+# `make V=1` shows full command lines.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2)
+endif
+
 SRCS      := $(shell find src -name '*.c' | LC_ALL=C sort)
 MAIN_SRC  := src/cli/main.c
 LIB_SRCS  := $(filter-out $(MAIN_SRC),$(SRCS))
@@ -30,7 +39,7 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 UNIT_HELPER_OBJS := $(UNIT_HELPERS:%.c=$(BUILD)/%.o)
 
-.PHONY: all casulo check unit unit-asan kvm-tests integration nested fuzz \
+.PHONY: all casulo check unit unit-asan kvm-tests cli-tests integration nested fuzz \
         guests run bench clean distclean
 .DEFAULT_GOAL := all
 
@@ -40,33 +49,44 @@ casulo: $(BIN)
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(BASEFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(BASEFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $^
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(BIN): $(MAIN_OBJ) $(LIB)
-	$(CC) $(BASEFLAGS) $(CFLAGS) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(call say,LD,$@)
+	$(Q)$(CC) $(BASEFLAGS) $(CFLAGS) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/unit/%: $(BUILD)/tests/unit/%.o $(UNIT_HELPER_OBJS) $(LIB)
-	$(CC) $(BASEFLAGS) $(CFLAGS) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+	$(call say,LD,$@)
+	$(Q)$(CC) $(BASEFLAGS) $(CFLAGS) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
 
 include tests/guest/guest.mk
 include tests/fuzz/fuzz.mk
 
+UNIT_TIER ?= unit
 unit: $(UNIT_BINS)
-	@scripts/run-tests.sh unit $(UNIT_BINS)
+	@scripts/run-tests.sh $(UNIT_TIER) $(UNIT_BINS)
 
 # The unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
 unit-asan:
-	$(MAKE) BUILD=build-asan SAN=1 CFLAGS="-O1 -g" unit
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 CFLAGS="-O1 -g" UNIT_TIER=unit-asan unit
+
+# Test scripts are every *.sh of a tier's folder except its shared lib.sh.
+tier_scripts = $(sort $(filter-out %/lib.sh,$(wildcard tests/$(1)/*.sh)))
 
 kvm-tests: $(BIN) guests
-	@scripts/run-tests.sh kvm $(sort $(wildcard tests/kvm/*.sh))
+	@scripts/run-tests.sh kvm $(call tier_scripts,kvm)
+
+cli-tests: $(BIN) guests
+	@scripts/run-tests.sh cli $(call tier_scripts,cli)
 
 integration: $(BIN)
-	@scripts/run-tests.sh integration $(sort $(wildcard tests/integration/*.sh))
+	@scripts/run-tests.sh integration $(call tier_scripts,integration)
 
 check: all
 	@scripts/check.sh

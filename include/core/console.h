@@ -8,6 +8,7 @@
 #ifndef CASULO_CORE_CONSOLE_H
 #define CASULO_CORE_CONSOLE_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -26,11 +27,19 @@ struct console {
     enum console_mode mode;
     int in_fd;               /* -1: no input */
     int out_fd;              /* -1: output dropped */
-    bool out_is_owned;       /* we opened out_fd (file=) */
+    bool out_is_owned;       /* we opened out_fd (file=, or stdout reopened non-blocking) */
     bool raw;                /* termios changed, restore on close */
     struct termios saved;
     bool escape_pending;     /* saw Ctrl-A */
     bool input_paused;       /* receiver full; in_fd not polled */
+    /* Private: the rest is only touched by console.c. */
+    int ready_fd;            /* eventfd: console_input_ready() wakes the loop thread */
+    bool in_pollable;        /* epoll accepts in_fd (not a regular file or /dev/null) */
+    bool in_watched;         /* in_fd is currently registered on the loop */
+    bool in_done;            /* EOF, read error or Ctrl-A x: no more input */
+    pthread_mutex_t out_lock;
+    bool out_stalled;        /* the last write timed out: later ones do not wait */
+    bool out_warned;         /* the "output dropped" warning was printed */
     struct evloop *loop;
     console_input_fn input;
     void *input_opaque;
@@ -49,6 +58,9 @@ void console_write(struct console *con, const void *buf, size_t len);
 /* Starts reading input on `loop`; input goes to `input`, Ctrl-A x calls `quit`. */
 int console_attach(struct console *con, struct evloop *loop, console_input_fn input,
                    void *input_opaque, console_quit_fn quit, void *quit_opaque) MUST_CHECK;
+
+/* Stops delivering input (before the receiver goes away). Loop thread or before the loop runs. */
+void console_detach(struct console *con);
 
 /* The receiver has room again: resume reading input. Any thread. */
 void console_input_ready(struct console *con);

@@ -46,6 +46,9 @@ void *guest_mem_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 int guest_mem_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len) MUST_CHECK;
 int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len) MUST_CHECK;
 
+/* Bytes of guest RAM backed by host pages now (mincore); for statistics. */
+uint64_t guest_mem_resident_bytes(const struct guest_mem *gm);
+
 /* Highest guest-physical address + 1 of RAM below the hole (the "low" end). */
 uint64_t guest_mem_low_end(const struct guest_mem *gm);
 

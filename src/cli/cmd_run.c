@@ -45,6 +45,17 @@ static void install_process_signals(void)
     for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
         sigaction(fatal[i], &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /*
+     * SIGINT/SIGTERM/SIGHUP are taken through a signalfd once the VM runs;
+     * block them now so one that arrives while the VM is being built (the
+     * terminal may already be in raw mode) waits for it instead of killing us.
+     */
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    sigaddset(&stop_signals, SIGHUP);
+    sigprocmask(SIG_BLOCK, &stop_signals, NULL);
 }
 
 /* A stock Linux kernel cannot boot on KVM-PVM: say so before minutes of emulation. */
@@ -70,6 +81,9 @@ static int run_once(const struct vm_config *cfg, enum vm_exit_reason *reason)
     vm_run(&vm);
     fatal_console = NULL;
     *reason = vm.exit_reason;
+    if (log_get_level() >= LOG_INFO)
+        log_info(NULL, "guest RAM touched: %llu KiB",
+                 (unsigned long long)(guest_mem_resident_bytes(&vm.mem) >> 10));
     if (*reason == VM_EXIT_REBOOT && cfg->on_reboot == REBOOT_RESTART)
         vm_destroy(&vm);
     else
@@ -81,13 +95,13 @@ static int run_once(const struct vm_config *cfg, enum vm_exit_reason *reason)
         break;
     case VM_EXIT_REBOOT:
         if (cfg->on_reboot == REBOOT_RESTART)
-            log_warn(NULL, "guest requested reboot; restarting");
+            log_notice(NULL, "guest requested reboot; restarting");
         else
-            log_msg(LOG_ERROR, NULL, "guest requested reboot");
+            log_notice(NULL, "guest requested reboot");
         break;
     case VM_EXIT_SIGNAL:
     case VM_EXIT_CONSOLE_QUIT:
-        log_msg(LOG_ERROR, NULL, "%s", vm.exit_detail);
+        log_notice(NULL, "%s", vm.exit_detail);
         break;
     default:
         log_error(NULL, "%s: %s", vm_exit_reason_name(*reason), vm.exit_detail);

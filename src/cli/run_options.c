@@ -45,7 +45,7 @@ void run_options_usage(FILE *out)
           "  --memory SIZE          guest RAM, e.g. 512M, 4G (default 512M)\n"
           "  --console MODE         stdio (default), file=PATH or off\n"
           "  --on-reboot ACTION     exit (default) or restart when the guest reboots\n"
-          "  --log-level LEVEL      error, warn (default), info or debug\n"
+          "  --log-level LEVEL      error, warn, notice (default), info or debug\n"
           "  -h, --help             this help\n"
           "\n"
           "Exit status: 0 guest powered off, rebooted or was stopped by a signal;\n"
@@ -143,7 +143,7 @@ static enum run_parse_result parse_one(int opt, const char *arg, struct run_opti
         return RUN_PARSE_OK;
     case OPT_LOG_LEVEL:
         if (log_parse_level(arg, &opts->log_level) < 0) {
-            snprintf(err, errlen, "--log-level '%s' is not one of error, warn, info, debug", arg);
+            snprintf(err, errlen, "--log-level '%s' is not one of error, warn, notice, info, debug", arg);
             return RUN_PARSE_BAD_VALUE;
         }
         return RUN_PARSE_OK;
@@ -161,7 +161,7 @@ enum run_parse_result run_options_parse(int argc, char **argv, struct run_option
                                         char *err, size_t errlen)
 {
     vm_config_init(&opts->cfg);
-    opts->log_level = LOG_WARN;
+    opts->log_level = LOG_NOTICE;
     err[0] = 0;
 
     optind = 0;   /* GNU: full re-initialisation, so the parser can run more than once */

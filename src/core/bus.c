@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * PIO/MMIO bus: a sorted array searched by binary search. Ranges are few
- * (tens) and registration is rare, so an array beats a tree here.
+ * PIO/MMIO bus: a sorted array of ranges searched by binary search, published
+ * as an immutable snapshot (see bus.h). Ranges are few (tens) and change
+ * rarely, so copying the array on each change is cheap and keeps dispatch
+ * lock-free.
  */
 #include "core/bus.h"
 
@@ -11,16 +13,27 @@
 
 #include "util/log.h"
 
+static struct bus_table *table_alloc(unsigned nr)
+{
+    struct bus_table *t = calloc(1, sizeof(*t) + nr * sizeof(t->ranges[0]));
+    if (t)
+        t->nr = nr;
+    return t;
+}
+
 int bus_init(struct bus *bus, const char *name)
 {
     memset(bus, 0, sizeof(*bus));
     bus->name = name;
-    int err = pthread_rwlock_init(&bus->lock, NULL);
-    if (err)
-        return -err;
-    err = pthread_mutex_init(&bus->unclaimed_lock, NULL);
+    struct bus_table *empty = table_alloc(0);
+    if (!empty)
+        return -ENOMEM;
+    atomic_store(&bus->table, empty);
+    int err = pthread_mutex_init(&bus->update_lock, NULL);
+    if (!err)
+        err = pthread_mutex_init(&bus->unclaimed_lock, NULL);
     if (err) {
-        pthread_rwlock_destroy(&bus->lock);
+        free(empty);
         return -err;
     }
     return 0;
@@ -28,24 +41,38 @@ int bus_init(struct bus *bus, const char *name)
 
 void bus_destroy(struct bus *bus)
 {
-    free(bus->ranges);
-    pthread_mutex_destroy(&bus->unclaimed_lock);
-    pthread_rwlock_destroy(&bus->lock);
+    struct bus_table *t = atomic_load(&bus->table);
+    while (t) {
+        struct bus_table *older = t->older;
+        free(t);
+        t = older;
+    }
+    if (bus->name) {
+        pthread_mutex_destroy(&bus->unclaimed_lock);
+        pthread_mutex_destroy(&bus->update_lock);
+    }
     memset(bus, 0, sizeof(*bus));
 }
 
 /* Index of the first range whose base is > addr. */
-static unsigned upper_bound(const struct bus *bus, uint64_t addr)
+static unsigned upper_bound(const struct bus_table *t, uint64_t addr)
 {
-    unsigned lo = 0, hi = bus->nr_ranges;
+    unsigned lo = 0, hi = t->nr;
     while (lo < hi) {
         unsigned mid = lo + (hi - lo) / 2;
-        if (bus->ranges[mid].base <= addr)
+        if (t->ranges[mid].base <= addr)
             lo = mid + 1;
         else
             hi = mid;
     }
     return lo;
+}
+
+/* Swaps in `next` (writer holds update_lock); the old table stays readable. */
+static void publish(struct bus *bus, struct bus_table *next)
+{
+    next->older = atomic_load(&bus->table);
+    atomic_store_explicit(&bus->table, next, memory_order_release);
 }
 
 int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_ops *ops,
@@ -54,54 +81,56 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t len, const struct bus_
     if (len == 0 || base + len - 1 < base || !ops)
         return -EINVAL;
 
-    pthread_rwlock_wrlock(&bus->lock);
+    pthread_mutex_lock(&bus->update_lock);
+    const struct bus_table *cur = atomic_load(&bus->table);
     int ret = 0;
-    unsigned pos = upper_bound(bus, base);
+    unsigned pos = upper_bound(cur, base);
     /* Overlap with the range before (it may extend over base) or after. */
-    if (pos > 0) {
-        const struct bus_range *prev = &bus->ranges[pos - 1];
-        if (prev->base + prev->len - 1 >= base) {
-            ret = -EEXIST;
-            goto out;
-        }
-    }
-    if (pos < bus->nr_ranges && bus->ranges[pos].base <= base + len - 1) {
+    if ((pos > 0 && cur->ranges[pos - 1].base + cur->ranges[pos - 1].len - 1 >= base) ||
+        (pos < cur->nr && cur->ranges[pos].base <= base + len - 1)) {
         ret = -EEXIST;
         goto out;
     }
-    if (bus->nr_ranges == bus->cap_ranges) {
-        unsigned cap = bus->cap_ranges ? bus->cap_ranges * 2 : 16;
-        struct bus_range *r = realloc(bus->ranges, cap * sizeof(*r));
-        if (!r) {
-            ret = -ENOMEM;
-            goto out;
-        }
-        bus->ranges = r;
-        bus->cap_ranges = cap;
+    struct bus_table *next = table_alloc(cur->nr + 1);
+    if (!next) {
+        ret = -ENOMEM;
+        goto out;
     }
-    memmove(&bus->ranges[pos + 1], &bus->ranges[pos],
-            (bus->nr_ranges - pos) * sizeof(bus->ranges[0]));
-    bus->ranges[pos] = (struct bus_range){ base, len, ops, opaque, name };
-    bus->nr_ranges++;
+    memcpy(next->ranges, cur->ranges, pos * sizeof(cur->ranges[0]));
+    next->ranges[pos] = (struct bus_range){ base, len, ops, opaque, name };
+    memcpy(&next->ranges[pos + 1], &cur->ranges[pos], (cur->nr - pos) * sizeof(cur->ranges[0]));
+    publish(bus, next);
 out:
-    pthread_rwlock_unlock(&bus->lock);
+    pthread_mutex_unlock(&bus->update_lock);
     return ret;
 }
 
 int bus_unregister(struct bus *bus, uint64_t base)
 {
-    pthread_rwlock_wrlock(&bus->lock);
+    pthread_mutex_lock(&bus->update_lock);
+    const struct bus_table *cur = atomic_load(&bus->table);
     int ret = -ENOENT;
-    unsigned pos = upper_bound(bus, base);
-    if (pos > 0 && bus->ranges[pos - 1].base == base) {
+    unsigned pos = upper_bound(cur, base);
+    if (pos > 0 && cur->ranges[pos - 1].base == base) {
         pos--;
-        memmove(&bus->ranges[pos], &bus->ranges[pos + 1],
-                (bus->nr_ranges - pos - 1) * sizeof(bus->ranges[0]));
-        bus->nr_ranges--;
+        struct bus_table *next = table_alloc(cur->nr - 1);
+        if (!next) {
+            ret = -ENOMEM;
+            goto out;
+        }
+        memcpy(next->ranges, cur->ranges, pos * sizeof(cur->ranges[0]));
+        memcpy(&next->ranges[pos], &cur->ranges[pos + 1], (cur->nr - pos - 1) * sizeof(cur->ranges[0]));
+        publish(bus, next);
         ret = 0;
     }
-    pthread_rwlock_unlock(&bus->lock);
+out:
+    pthread_mutex_unlock(&bus->update_lock);
     return ret;
+}
+
+unsigned bus_range_count(struct bus *bus)
+{
+    return atomic_load(&bus->table)->nr;
 }
 
 static void log_unclaimed(struct bus *bus, uint64_t addr, unsigned size, bool write)
@@ -118,13 +147,14 @@ static void log_unclaimed(struct bus *bus, uint64_t addr, unsigned size, bool wr
                   (unsigned long long)addr);
 }
 
-/* Finds the range holding [addr, addr+size); caller holds the read lock. */
-static const struct bus_range *find(const struct bus *bus, uint64_t addr, unsigned size)
+/* The range holding all of [addr, addr+size), or NULL. */
+static const struct bus_range *find(struct bus *bus, uint64_t addr, unsigned size)
 {
-    unsigned pos = upper_bound(bus, addr);
+    const struct bus_table *t = atomic_load_explicit(&bus->table, memory_order_acquire);
+    unsigned pos = upper_bound(t, addr);
     if (pos == 0)
         return NULL;
-    const struct bus_range *r = &bus->ranges[pos - 1];
+    const struct bus_range *r = &t->ranges[pos - 1];
     uint64_t off = addr - r->base;
     if (off >= r->len || size > r->len - off)
         return NULL;
@@ -133,28 +163,22 @@ static const struct bus_range *find(const struct bus *bus, uint64_t addr, unsign
 
 bool bus_read(struct bus *bus, uint64_t addr, void *data, unsigned size)
 {
-    pthread_rwlock_rdlock(&bus->lock);
     const struct bus_range *r = find(bus, addr, size);
     if (r && r->ops->read) {
         r->ops->read(r->opaque, addr - r->base, data, size);
-        pthread_rwlock_unlock(&bus->lock);
         return true;
     }
-    bool claimed = r != NULL;
-    pthread_rwlock_unlock(&bus->lock);
     memset(data, 0xff, size);
-    if (!claimed)
+    if (!r)
         log_unclaimed(bus, addr, size, false);
-    return claimed;
+    return r != NULL;
 }
 
 bool bus_write(struct bus *bus, uint64_t addr, const void *data, unsigned size)
 {
-    pthread_rwlock_rdlock(&bus->lock);
     const struct bus_range *r = find(bus, addr, size);
     if (r && r->ops->write)
         r->ops->write(r->opaque, addr - r->base, data, size);
-    pthread_rwlock_unlock(&bus->lock);
     if (!r)
         log_unclaimed(bus, addr, size, true);
     return r != NULL;

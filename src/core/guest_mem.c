@@ -6,7 +6,9 @@
 #include "core/guest_mem.h"
 
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/mman.h>
 
 int guest_mem_init(struct guest_mem *gm, uint64_t ram_size, uint64_t hole_start,
@@ -86,4 +88,25 @@ int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t
 uint64_t guest_mem_low_end(const struct guest_mem *gm)
 {
     return gm->nr_regions ? gm->regions[0].gpa + gm->regions[0].size : 0;
+}
+
+uint64_t guest_mem_resident_bytes(const struct guest_mem *gm)
+{
+    if (!gm->mapping)
+        return 0;
+    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    const size_t chunk_pages = 65536;
+    unsigned char *vec = malloc(chunk_pages);
+    if (!vec)
+        return 0;
+    uint64_t resident = 0;
+    for (size_t off = 0; off < gm->mapping_size; off += chunk_pages * page) {
+        size_t len = MIN(gm->mapping_size - off, chunk_pages * page);
+        if (mincore((uint8_t *)gm->mapping + off, len, vec) < 0)
+            break;
+        for (size_t i = 0; i < (len + page - 1) / page; i++)
+            resident += vec[i] & 1;
+    }
+    free(vec);
+    return resident * page;
 }

@@ -369,7 +369,12 @@ int vm_run(struct vm *vm)
     sigaddset(&stop_signals, SIGINT);
     sigaddset(&stop_signals, SIGTERM);
     sigaddset(&stop_signals, SIGHUP);
-    /* Blocked here, and inherited by the vCPU threads: only the signalfd sees them. */
+    /*
+     * Blocked here (the caller may have blocked them earlier, so a signal that
+     * arrives while the VM is built is not lost) and inherited by the vCPU
+     * threads: only the signalfd sees them. They stay blocked afterwards; a
+     * later VM in this process picks up a pending one.
+     */
     pthread_sigmask(SIG_BLOCK, &stop_signals, NULL);
     struct signal_watch watch = { .vm = vm, .fd = signalfd(-1, &stop_signals, SFD_CLOEXEC | SFD_NONBLOCK) };
     int ret = 0;
@@ -396,7 +401,6 @@ out:
         evloop_remove(&vm->loop, watch.fd);
         close(watch.fd);
     }
-    pthread_sigmask(SIG_UNBLOCK, &stop_signals, NULL);
     return 0;
 }
 

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/file.h"
 #include "util/size.h"
 
 void vm_config_init(struct vm_config *cfg)
@@ -50,26 +51,12 @@ uint64_t host_memory_total(void)
 
 static int check_readable_file(const char *what, const char *path, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        int e = errno;
-        snprintf(err, errlen, "cannot open %s '%s': %s", what, path, strerror(e));
-        return -e;
-    }
-    struct stat st;
-    int ret = 0;
-    if (fstat(fd, &st) < 0) {
-        ret = -errno;
-        snprintf(err, errlen, "cannot stat %s '%s': %s", what, path, strerror(-ret));
-    } else if (!S_ISREG(st.st_mode)) {
-        ret = -EINVAL;
-        snprintf(err, errlen, "%s '%s' is not a regular file", what, path);
-    } else if (st.st_size == 0) {
-        ret = -EINVAL;
-        snprintf(err, errlen, "%s '%s' is empty", what, path);
-    }
+    uint64_t size;
+    int fd = file_open_regular(what, path, &size, err, errlen);
+    if (fd < 0)
+        return fd;
     close(fd);
-    return ret;
+    return 0;
 }
 
 int vm_config_validate(const struct vm_config *cfg, unsigned max_cpus, char *err, size_t errlen)

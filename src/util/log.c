@@ -15,14 +15,14 @@
 #include <strings.h>
 #include <unistd.h>
 
-static _Atomic int current_level = LOG_WARN;
+static _Atomic int current_level = LOG_NOTICE;
 
 void log_set_level(enum log_level level) { atomic_store(&current_level, (int)level); }
 enum log_level log_get_level(void) { return (enum log_level)atomic_load(&current_level); }
 
 int log_parse_level(const char *name, enum log_level *level)
 {
-    static const char *const names[] = { "error", "warn", "info", "debug" };
+    static const char *const names[] = { "error", "warn", "notice", "info", "debug" };
     for (unsigned i = 0; i < ARRAY_SIZE(names); i++) {
         if (strcasecmp(name, names[i]) == 0) {
             *level = (enum log_level)i;
@@ -39,7 +39,7 @@ void log_msg(enum log_level level, const char *component, const char *fmt, ...)
 
     int saved_errno = errno;
     char line[1024];
-    static const char *const tags[] = { "error: ", "warning: ", "", "debug: " };
+    static const char *const tags[] = { "error: ", "warning: ", "", "", "debug: " };
     int n = snprintf(line, sizeof(line), "casulo: %s%s%s", tags[level],
                      component ? component : "", component ? ": " : "");
     if (n < 0)

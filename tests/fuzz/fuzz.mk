@@ -8,7 +8,8 @@ FUZZ_TIME  ?= 20
 
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(@D)
-	clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS)
+	$(call say,FUZZ,$@)
+	$(Q)clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS)
 
 fuzz: $(FUZZ_BINS)
 	@scripts/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_BINS)

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Serial transmit and receive: the echo guest prints READY, then the test
+# types a line on casulo's stdin and the guest must print it back. By default
+# the guest sleeps in hlt and is woken only by COM1's IRQ 4 through the
+# IOAPIC, so this also covers the interrupt path; mode=poll covers plain
+# receive (LSR.DR polling) on its own.
+. "$(dirname "$0")/lib.sh"
+kvm_require echo.elf
+
+line="hello casulo 123 !@#"
+casulo_start --kernel "$GUESTS/echo.elf"
+wait_out READY
+send "$line\n"
+casulo_wait
+expect_rc 0
+expect_out "ECHO: $line"
+irqs=$(out_value irqs)
+[ -n "$irqs" ] && [ "$irqs" -ge 1 ] || fail "expected at least one serial interrupt, guest counted '$irqs'"
+
+casulo_start --kernel "$GUESTS/echo.elf" --cmdline "mode=poll"
+wait_out READY
+send "polled line\n"
+casulo_wait
+expect_rc 0
+expect_out "ECHO: polled line"
+echo "ok"
