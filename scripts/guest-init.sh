@@ -18,7 +18,7 @@
 # The dotted names make the kernel treat them as parameters of a module that
 # does not exist: it neither complains nor hands them to init as arguments or
 # environment, so /proc/cmdline is the one place to read them from.
-export PATH=/bin:/sbin HOME=/root TERM=${TERM:-linux}
+export PATH=/bin:/sbin HOME=/root TERM="${TERM:-linux}"
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
@@ -46,7 +46,7 @@ urldecode() {
     }'
 }
 
-run= run_b64= nomod=0
+run="" run_b64="" nomod=0
 for w in $(cat /proc/cmdline); do
     case $w in
     casulo.run=*) run=${w#casulo.run=} ;;

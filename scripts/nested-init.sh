@@ -9,7 +9,7 @@
 # "L1-CMD-EXIT rc=N" and powers L1 off. nested.sh reads that line to
 # return the command's status. Every line L1 itself prints starts with "L1-"
 # so that it stands out from the command's and the L2 guest's output.
-export PATH=/payload:/bin HOME=/root TERM=${TERM:-linux}
+export PATH=/payload:/bin HOME=/root TERM="${TERM:-linux}"
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
@@ -42,7 +42,7 @@ if [ -c /dev/kvm ]; then kvm=yes; else kvm=no; fi
 echo "L1-KVM uptime=$up cpu_flags=[${flags% }] module=$vm dev_kvm=$kvm$params"
 [ $kvm = yes ] || dmesg | grep -i -E 'kvm|svm|vmx' | sed 's/^/L1-DMESG /'
 
-cd /payload
+cd /payload || exit 1
 cmd=$(cat /etc/nested-cmd)
 if [ -f /etc/nested-interactive ]; then
     # The console becomes the command's controlling terminal, so Ctrl-C and

@@ -145,6 +145,7 @@ rm -rf "$R"
 # ---- boot L1 ----
 LOG=$WORK/last-run.log
 QEMU_ERR=$WORK/qemu-stderr.log
+# shellcheck disable=SC2054 # the commas are QEMU option syntax
 qemu_args=(-accel tcg,thread=multi -cpu EPYC,+svm -smp "$SMP" -m "$MEM"
     -display none -monitor none -no-reboot -nodefaults -no-user-config
     -kernel "$L1/bzImage" -initrd "$WORK/l1.cpio"

@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
+# shellcheck shell=bash
 # lib.sh - sourced by the Linux-guest integration tests (the nested tier). A
 # test writes a checklist for L1's busybox sh with the helpers below, boots
 # L1 once with scripts/nested.sh to run the whole list (each L2 boot is a few

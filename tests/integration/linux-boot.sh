@@ -14,7 +14,10 @@
 # described (e820), so T must be within 5% of the request. MemTotal also
 # excludes the kernel image and struct page arrays, tens of MiB whatever the
 # size: within 5% of 4G, but only within 20% of 256M.
+# The guest probe below is shell text for the guest: its $(...) stay unexpanded.
+# shellcheck disable=SC2016
 set -u
+# shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 nested_prerequisites
 
