@@ -20,6 +20,8 @@
 #include "core/irq.h"
 #include "core/vm_config.h"
 #include "devices/device.h"
+#include "pci/msi_kvm.h"
+#include "pci/pci_host.h"
 #include "util/compiler.h"
 
 struct vcpu;
@@ -54,7 +56,14 @@ struct vm {
     struct guest_mem mem;
     struct bus pio;
     struct bus mmio;
-    struct evloop loop;
+    struct evloop loop;             /* main thread: console, signals, stop */
+    struct evloop io_loop;          /* the I/O thread: device queues and back-ends */
+    pthread_t io_thread;
+    bool io_thread_started;
+    struct pci_host pci;
+    bool pci_ready;
+    struct msi_kvm msi;
+    bool msi_ready;
     struct console console;
     struct boot_info boot;
 

@@ -247,6 +247,48 @@ static int load_guest(struct vm *vm, char *err, size_t errlen)
     return boot_load(&vm->mem, &req, &vm->boot, err, errlen);
 }
 
+static bool range_overlaps_ram(void *opaque, uint64_t gpa, uint64_t len)
+{
+    const struct guest_mem *gm = opaque;
+    for (unsigned i = 0; i < gm->nr_regions; i++) {
+        const struct guest_mem_region *r = &gm->regions[i];
+        if (gpa < r->gpa + r->size && r->gpa < gpa + len)
+            return true;
+    }
+    return false;
+}
+
+/* The PCI host bridge and MSI routing: every VM has them, devices or not. */
+static int create_pci(struct vm *vm, char *err, size_t errlen)
+{
+    int ret = msi_kvm_init(&vm->msi, vm->vm_fd);
+    if (ret) {
+        snprintf(err, errlen, "cannot set up MSI routing: %s", strerror(-ret));
+        return ret;
+    }
+    vm->msi_ready = true;
+    uint64_t ram_end = vm->mem.regions[vm->mem.nr_regions - 1].gpa +
+                       vm->mem.regions[vm->mem.nr_regions - 1].size;
+    struct pci_host_config pc = {
+        .pio = &vm->pio,
+        .mmio = &vm->mmio,
+        .ecam_base = X86_PCI_ECAM_GPA,
+        .mmio32 = { X86_PCI_MMIO32_GPA, X86_PCI_MMIO32_END },
+        .mmio64 = pci_host_mmio64_window(ram_end),
+        .io = { PCI_IO_WINDOW_BASE, PCI_IO_WINDOW_END },
+        .intx = vm_irq_line(vm, 0),
+        .overlaps_ram = range_overlaps_ram,
+        .ram_opaque = &vm->mem,
+    };
+    ret = pci_host_init(&vm->pci, &pc);
+    if (ret) {
+        snprintf(err, errlen, "cannot create the PCI host bridge: %s", strerror(-ret));
+        return ret;
+    }
+    vm->pci_ready = true;
+    return 0;
+}
+
 static int create_devices(struct vm *vm, char *err, size_t errlen)
 {
     for (unsigned i = 0; platform_devices[i]; i++) {
@@ -316,6 +358,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
         ret = bus_init(&vm->mmio, "mmio");
     if (!ret)
         ret = evloop_init(&vm->loop);
+    if (!ret)
+        ret = evloop_init(&vm->io_loop);
     if (ret) {
         snprintf(err, errlen, "cannot initialise the VM: %s", strerror(-ret));
         goto fail;
@@ -336,6 +380,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
         ret = load_guest(vm, err, errlen);
     if (!ret)
         ret = console_open(&vm->console, cfg, err, errlen);
+    if (!ret)
+        ret = create_pci(vm, err, errlen);
     if (!ret)
         ret = create_devices(vm, err, errlen);
     if (!ret)
@@ -362,6 +408,34 @@ static void on_stop_signal(void *opaque, uint32_t events)
         vm_request_stop(w->vm, VM_EXIT_SIGNAL, "stopped by %s", strsignal((int)si.ssi_signo));
 }
 
+static void *io_thread_main(void *arg)
+{
+    struct vm *vm = arg;
+    int ret = evloop_run(&vm->io_loop);
+    if (ret)
+        vm_request_stop(vm, VM_EXIT_HOST_ERROR, "I/O thread event loop failed: %s", strerror(-ret));
+    return NULL;
+}
+
+static int start_io_thread(struct vm *vm)
+{
+    int err = pthread_create(&vm->io_thread, NULL, io_thread_main, vm);
+    if (err)
+        return -err;
+    vm->io_thread_started = true;
+    pthread_setname_np(vm->io_thread, "io");
+    return 0;
+}
+
+static void stop_io_thread(struct vm *vm)
+{
+    if (!vm->io_thread_started)
+        return;
+    evloop_stop(&vm->io_loop);
+    pthread_join(vm->io_thread, NULL);
+    vm->io_thread_started = false;
+}
+
 int vm_run(struct vm *vm)
 {
     sigset_t stop_signals;
@@ -382,6 +456,9 @@ int vm_run(struct vm *vm)
         vm_request_stop(vm, VM_EXIT_HOST_ERROR, "cannot watch for signals: %s", strerror(errno));
         goto out;
     }
+    ret = start_io_thread(vm);
+    if (ret)
+        vm_request_stop(vm, VM_EXIT_HOST_ERROR, "cannot start the I/O thread: %s", strerror(-ret));
     for (unsigned i = 0; i < vm->nr_vcpus && !atomic_load(&vm->stopping); i++) {
         ret = vcpu_start(&vm->vcpus[i]);
         if (ret)
@@ -397,6 +474,8 @@ out:
         vcpu_kick(&vm->vcpus[i]);
     for (unsigned i = 0; i < vm->nr_vcpus; i++)
         vcpu_join(&vm->vcpus[i]);
+    /* After the vCPUs: no guest access can reach a device once its I/O stops. */
+    stop_io_thread(vm);
     if (watch.fd >= 0) {
         evloop_remove(&vm->loop, watch.fd);
         close(watch.fd);
@@ -455,6 +534,12 @@ static void destroy(struct vm *vm, bool background_teardown)
         if (vm->devices[i].ops->exit)
             vm->devices[i].ops->exit(vm, vm->devices[i].state);
     vm->nr_devices = 0;
+    if (vm->pci_ready)
+        pci_host_destroy(&vm->pci);
+    vm->pci_ready = false;
+    if (vm->msi_ready)
+        msi_kvm_destroy(&vm->msi);
+    vm->msi_ready = false;
     console_close(&vm->console);
     for (unsigned i = vm->nr_vcpus; i-- > 0;)
         vcpu_unmap(&vm->vcpus[i]);
@@ -467,6 +552,8 @@ static void destroy(struct vm *vm, bool background_teardown)
     guest_mem_destroy(&vm->mem);
     if (vm->loop.epfd > 0)
         evloop_destroy(&vm->loop);
+    if (vm->io_loop.epfd > 0)
+        evloop_destroy(&vm->io_loop);
     bus_destroy(&vm->mmio);
     bus_destroy(&vm->pio);
     pthread_mutex_destroy(&vm->stop_lock);

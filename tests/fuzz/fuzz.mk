@@ -9,7 +9,7 @@ FUZZ_TIME  ?= 20
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(LIB_SRCS)
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)
-	$(Q)clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS)
+	$(Q)clang $(FUZZ_FLAGS) -o $@ $< $(LIB_SRCS) -luring
 
 fuzz: $(FUZZ_BINS)
 	@scripts/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_BINS)

@@ -8,6 +8,8 @@
  * claims a slot with `lock xadd` and halts. The BSP waits (bounded) until
  * the MADT count is reached, then prints "cpus=N" and the APIC ids in
  * increasing order ("apic ids=0,1,2,3"), flags duplicates, and powers off.
+ * With "ap=spin" on the command line the APs busy-loop instead of halting,
+ * so the power-off has to stop vCPUs that are running, not sleeping.
  */
 #include "guest.h"
 
@@ -15,6 +17,7 @@
 #define TRAMP_VECTOR (TRAMP_BASE >> 12)
 #define TRAMP_COUNT  0x800                  /* offsets in the trampoline page */
 #define TRAMP_IDS    0x804
+#define TRAMP_SPIN   0x7fc                  /* non-zero: APs spin */
 #define MAX_APS      252
 #define WAIT_LOOPS   800000                 /* a few emulated seconds */
 
@@ -52,6 +55,9 @@ _start:
     addq $4, %rdi
     decl %ecx
     jnz 2b
+
+    CMDLINE_HAS "ap=spin"
+    movl %eax, TRAMP_BASE + TRAMP_SPIN
 
     call lapic_enable
     movl $LAPIC_BASE, %ebx
@@ -217,7 +223,8 @@ tramp_start:
     jae 1f
     movw %ax, %si
     movb %bl, TRAMP_IDS(%si)
-1:  cli
+1:  cmpl $0, TRAMP_SPIN
+    jne 1b
     hlt
     jmp 1b
 tramp_end:
