@@ -29,8 +29,8 @@
 #   -t SEC    time limit for the whole L1 run (default 900)
 #   -m MEM    L1 memory (default 6G)      -s N   L1 vCPUs (default 2)
 #   -a ARGS   extra L1 kernel command-line words
-#   -w DIR    cache and work directory (default out/nested); the console log
-#             of the last run is DIR/last-run.log
+#   -l FILE   console log (default: DIR/last-run.log)
+#   -w DIR    cache directory (default out/nested)
 #
 # Needs qemu-system-x86_64 and what scripts/build-guest.sh needs.
 set -euo pipefail
@@ -40,8 +40,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/.." && pwd)
 
 WORK=$REPO/out/nested GUEST=$REPO/out/guest BINS=() PAYLOADS=()
-INTERACTIVE=0 WITH_QEMU=0 TIMEOUT=900 MEM=6G SMP=2 EXTRA_APPEND=
-while getopts "ib:p:qG:t:m:s:a:w:h" o; do
+LOG="" INTERACTIVE=0 WITH_QEMU=0 TIMEOUT=900 MEM=6G SMP=2 EXTRA_APPEND=
+while getopts "ib:p:qG:t:m:s:a:l:w:h" o; do
     case $o in
     i) INTERACTIVE=1 ;;
     b) BINS+=("$OPTARG") ;;
@@ -52,6 +52,7 @@ while getopts "ib:p:qG:t:m:s:a:w:h" o; do
     m) MEM=$OPTARG ;;
     s) SMP=$OPTARG ;;
     a) EXTRA_APPEND=$OPTARG ;;
+    l) LOG=$OPTARG ;;
     w) WORK=$OPTARG ;;
     h) sed -n '3,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) die "bad option (-h for help)" ;;
@@ -101,8 +102,10 @@ if [ "$GUEST" != none ]; then
 fi
 
 # ---- L1 initramfs ----
-R=$WORK/root
-rm -rf "$R"
+# Per run, so that several runs may share the cache.
+RUN=$(mktemp -d "$WORK/run.XXXXXX")
+trap 'rm -rf "$RUN"' EXIT
+R=$RUN/root
 mkdir -p "$R"/{bin,dev,proc,sys,tmp,root,etc,payload,l2,usr/share/qemu,lib/modules}
 ln -s ../bin "$R/usr/bin"
 ln -s bin "$R/sbin"
@@ -139,18 +142,19 @@ if [ $# -gt 0 ]; then echo "$*" > "$R/etc/nested-cmd"; else echo "sh -l" > "$R/e
 [ $# -gt 0 ] || [ $INTERACTIVE = 1 ] || die "no COMMAND given and not interactive (-i)"
 echo 'PS1="casulo-L1:\w# "' > "$R/etc/profile"
 (cd "$R" && find . -mindepth 1 | LC_ALL=C sort | "$R/bin/busybox" cpio -o -H newc -R 0:0 2>/dev/null) \
-    > "$WORK/l1.cpio"
+    > "$RUN/l1.cpio"
 rm -rf "$R"
 
 # ---- boot L1 ----
-LOG=$WORK/last-run.log
-QEMU_ERR=$WORK/qemu-stderr.log
+LOG=${LOG:-$WORK/last-run.log}
+QEMU_ERR=$RUN/qemu-stderr.log
+mkdir -p "$(dirname "$LOG")"
 # shellcheck disable=SC2054 # the commas are QEMU option syntax
 qemu_args=(-accel tcg,thread=multi -cpu EPYC,+svm -smp "$SMP" -m "$MEM"
     -display none -monitor none -no-reboot -nodefaults -no-user-config
-    -kernel "$L1/bzImage" -initrd "$WORK/l1.cpio"
+    -kernel "$L1/bzImage" -initrd "$RUN/l1.cpio"
     -append "console=ttyS0 reboot=k panic=-1 loglevel=4 $EXTRA_APPEND")
-echo "nested: booting L1 (QEMU TCG, EPYC+svm, $SMP vCPUs, $MEM, $(du -h "$WORK/l1.cpio" | cut -f1) initramfs); log: $LOG" >&2
+echo "nested: booting L1 (QEMU TCG, EPYC+svm, $SMP vCPUs, $MEM, $(du -h "$RUN/l1.cpio" | cut -f1) initramfs); log: $LOG" >&2
 start=$SECONDS
 set +e
 if [ $INTERACTIVE = 1 ]; then

@@ -125,11 +125,10 @@ expect_check() { EXPECTED_CHECKS+=("$1"); }
 
 # Boots L1 once, runs the checklist and asserts every expected check.
 checklist_run() {
-    local args=(-t "$NESTED_TIMEOUT" -p "$TEST_WORK/payload") rc n failed=0
+    local args=(-t "$NESTED_TIMEOUT" -p "$TEST_WORK/payload" -l "$TEST_WORK/l1.log") rc n failed=0
     [ "$L2_VMM" != qemu ] || args+=(-q)
     "$REPO/scripts/nested.sh" "${args[@]}" -- sh /payload/checklist.sh
     rc=$?
-    cp "$REPO/out/nested/last-run.log" "$TEST_WORK/l1.log" 2>/dev/null
     echo "----"
     if grep -q '^L1-KVM .* dev_kvm=yes' "$TEST_WORK/l1.log"; then
         echo "ok    l1-dev-kvm"
