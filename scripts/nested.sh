@@ -69,7 +69,7 @@ mapfile -t DEBS < <("$HERE/fetch-debs.sh" linux-image-amd64 busybox-static) ||
     die "cannot download the L1 packages"
 [ ${#DEBS[@]} = 2 ] || die "cannot download the L1 packages"
 L1=$WORK/l1
-STAMP=$(echo "${DEBS[*]}" | sha256sum | cut -c1-16)
+STAMP=$({ echo "${DEBS[*]}"; cat "$0"; } | sha256sum | cut -c1-16)
 if ! grep -qx "$STAMP" "$L1/stamp" 2>/dev/null; then
     echo "nested: unpacking $(basename "${DEBS[0]}")" >&2
     rm -rf "$L1" "$L1.tmp"
