@@ -39,7 +39,7 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 UNIT_HELPER_OBJS := $(UNIT_HELPERS:%.c=$(BUILD)/%.o)
 
-.PHONY: all casulo check unit unit-asan kvm-tests cli-tests integration nested fuzz \
+.PHONY: all casulo check unit unit-asan kvm-tests cli-tests integration fuzz \
         guests run bench clean distclean
 .DEFAULT_GOAL := all
 
