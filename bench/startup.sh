@@ -16,7 +16,7 @@ BUILD=${BUILD:-build}
 OUT=$BUILD/bench
 mkdir -p "$OUT"
 CASULO=$BUILD/casulo
-GUEST=$BUILD/guest/hello.elf
+GUEST=$BUILD/guest/oneline.elf
 [ -x "$CASULO" ] && [ -f "$GUEST" ] || make -s "$CASULO" guests
 cc -O2 -o "$OUT/timeit" bench/timeit.c
 as --32 -o "$OUT/tiny-bios.o" bench/tiny-bios.S
@@ -46,7 +46,7 @@ for ((i = 0; i < RUNS; i++)); do
     for name in "${NAMES[@]}"; do
         # shellcheck disable=SC2086
         line=$("$OUT/timeit" ${CMD[$name]} 3>&1 >"$OUT/$name.out" 2>"$OUT/$name.err")
-        grep -q -E 'hello|BENCH-GUEST-READY' "$OUT/$name.out" || { echo "$name printed no ready line:" >&2; cat "$OUT/$name.out" "$OUT/$name.err" >&2; exit 1; }
+        grep -q -E 'CASULO-GUEST-READY|BENCH-GUEST-READY' "$OUT/$name.out" || { echo "$name printed no ready line:" >&2; cat "$OUT/$name.out" "$OUT/$name.err" >&2; exit 1; }
         echo "$name $line" >> "$RES"
     done
 done
