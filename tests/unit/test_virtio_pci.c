@@ -633,6 +633,40 @@ static void test_threaded_io_loop(void **state)
     assert_false(vd_status(t, 0) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 }
 
+/* Bring-up, kicks and resets over and over against a running I/O thread. */
+static void test_threaded_reset_cycles(void **state)
+{
+    struct vd *t = *state;
+    pthread_t th;
+    t->loop.stop = false;
+    assert_int_equal(pthread_create(&th, NULL, io_thread, t), 0);
+    vd_enable_mem(t, 0);
+    for (unsigned cycle = 0; cycle < 50; cycle++) {
+        vd_set_status(t, 0, 0);
+        unsigned spins = 0;
+        while (vd_status(t, 0) != 0 && spins++ < 1000000)
+            sched_yield();
+        assert_int_equal(vd_status(t, 0), 0);
+        memset(vd_hva(t, vd_gpa(0, VD_DESC), 0x8000), 0, 0x8000);
+        vd_set_status(t, 0, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER);
+        vd_driver_features(t, 0, VD_BASIC_FEATURES | (cycle & 1 ? 1ULL << VIRTIO_F_EVENT_IDX : 0));
+        vd_set_status(t, 0, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER | VIRTIO_STATUS_FEATURES_OK);
+        assert_int_equal(vd_setup_queue(t, 0, 8, VIRTIO_MSI_NO_VECTOR), 1);
+        for (uint16_t n = 0; n < 4; n++)
+            post_buffer(t, 0, n, vd_gpa(0, VD_BUF) + 64u * n, 64);
+        vd_set_status(t, 0, VIRTIO_STATUS_ACKNOWLEDGE | VIRTIO_STATUS_DRIVER |
+                                VIRTIO_STATUS_FEATURES_OK | VIRTIO_STATUS_DRIVER_OK);
+        vd_kick(t, 0);
+        /* Every other cycle resets without waiting for the buffers. */
+        if (cycle & 1)
+            assert_true(wait_for(t, 0, 4));
+        assert_false(vd_status(t, 0) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+        (void)vd_read(t, 0, VIRTIO_PCI_ISR_OFF, 1);
+    }
+    evloop_stop(&t->loop);
+    assert_int_equal(pthread_join(th, NULL), 0);
+}
+
 /* Bad device ops tables are refused before anything is built. */
 static unsigned zero_queues(void *dev) { return 0; }
 static uint16_t odd_size(void *dev, unsigned q) { return 100; }
@@ -676,6 +710,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_pci_cfg_window, setup, teardown),
         cmocka_unit_test_setup_teardown(test_indirect_event_idx, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threaded_io_loop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_threaded_reset_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(test_create_refuses_bad_ops, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
