@@ -34,7 +34,7 @@
 #define NET_FRAME_BUF    (VIRTIO_NET_HDR_LEN + NET_MAX_FRAME)
 /* Linux posts at most MAX_SKB_FRAGS + 2 buffers per RX chain; more is refused. */
 #define NET_RX_CHAIN_BUFS 64u
-#define NET_RX_SLOTS      1024u                 /* the largest queue we offer, and then some */
+#define NET_RX_SLOTS      NET_QUEUE_SIZE        /* no more chains can be in flight */
 #define NET_RX_IOVS       (2u * IOV_MAX)
 #define NET_RX_BUDGET     64u                   /* frames per tap wake-up, for fairness with TX */
 

@@ -741,6 +741,39 @@ static void rx_hostile_tap_headers_and_chains(void **state)
     teardown(t);
 }
 
+static void rx_oversize_dropped(void **state)
+{
+    (void)state;
+    struct t *t = setup(F_MRG, true);
+    uint64_t g;
+    uint16_t head = rx_post(t, 4100, &g);
+    for (int i = 0; i < 15; i++)
+        rx_post(t, 4100, NULL);
+    struct virtio_net_hdr_v1 h = { 0 };
+    net_send(t, &h, NET_MAX_FRAME + 1, 1);
+    net_send(t, &h, NET_MAX_FRAME, 2);          /* the largest frame still passes */
+    net_dev_tap_ready(t->dev, EPOLLIN);
+    struct net_stats st = stats(t);
+    assert_int_equal(st.rx_dropped, 1);
+    assert_int_equal(st.rx_packets, 1);
+    assert_int_equal(st.rx_bytes, NET_MAX_FRAME);
+    assert_int_equal(used_count(t, NET_QUEUE_RX), 16);   /* 65562 bytes: 16 chains of 4100 */
+    uint32_t id, len, total = 0;
+    used_next(t, NET_QUEUE_RX, &id, &len);
+    assert_int_equal(id, head);
+    total += len;
+    for (int i = 1; i < 16; i++) {
+        used_next(t, NET_QUEUE_RX, &id, &len);
+        total += len;
+    }
+    assert_int_equal(total, 12 + NET_MAX_FRAME);
+    struct virtio_net_hdr_v1 gh;
+    memcpy(&gh, hva(t, g, 12), 12);
+    assert_int_equal(gh.num_buffers, 16);
+    assert_true(pattern_ok(hva(t, g + 12, 100), 100, 2, 0));
+    teardown(t);
+}
+
 /* --- control queue, announce, link ---------------------------------------- */
 
 static uint8_t ctrl_cmd(struct t *t, uint8_t cls, uint8_t cmd)
@@ -846,6 +879,7 @@ int main(void)
         cmocka_unit_test(rx_overflow_waits_for_buffers),
         cmocka_unit_test(rx_without_mergeable),
         cmocka_unit_test(rx_hostile_tap_headers_and_chains),
+        cmocka_unit_test(rx_oversize_dropped),
         cmocka_unit_test(announce_and_link),
         cmocka_unit_test(reset_forgets_in_flight),
     };
