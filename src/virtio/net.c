@@ -3,13 +3,14 @@
  * virtio-net device (see virtio/net.h, docs/net.md). All data-path work runs
  * under the device lock on the I/O thread: queue kicks arrive through
  * queue_notify(), the tap through net_dev_tap_ready(). The lock only orders
- * that thread against activate/reset/config accesses from vCPU threads.
+ * that thread against config reads (vCPU threads), announce/link changes
+ * (the API thread) and activate/reset, wherever the transport runs them.
  *
  * RX without a way to peek at the next frame's length: the device keeps a
  * small stash of RX chains it popped but has not used yet, readv()s into the
  * stash's buffers plus a host overflow buffer, and hands back exactly the
- * chains the frame filled. Chains left over serve the next frame, so nothing
- * popped is ever returned empty. With mergeable buffers the stash is topped
+ * chains the frame filled. Chains left over serve the next frame, so a
+ * usable chain is never returned empty. With mergeable buffers the stash is topped
  * up to one maximal frame first, so the overflow buffer is only touched when
  * the guest posted less than that in total.
  */
