@@ -4,7 +4,8 @@
  * namespace (the test process unshares one, so nothing leaks to the host):
  * TUNSETIFF flags and header size, offload probing and TUNSETOFFLOAD, a
  * frame each way through the TAP (seen with a packet socket), attaching to a
- * persistent TAP, and the error messages for a busy name, a name that is
+ * persistent TAP, the kernel agreeing with net_hdr_check on a TSO header and
+ * a hostile one, and the error messages for a busy name, a name that is
  * not a TAP, and missing CAP_NET_ADMIN. Without /dev/net/tun or the right
  * to unshare, exits 77 (skip), or 1 under CI=true.
  */
@@ -203,6 +204,50 @@ static void persistent_tap(void **state)
     assert_int_equal(if_nametoindex("cas3"), 0);
 }
 
+/* The kernel takes our canonical headers: a TCP/IPv4 TSO frame, and refuses a hostile one. */
+static void kernel_accepts_offload_headers(void **state)
+{
+    (void)state;
+    struct tap t;
+    assert_int_equal(tap_open(&t, "cas5", NULL, 0), 0);
+    set_up("cas5");
+    static uint8_t f[14 + 20 + 20 + 3000];
+    memset(f, 0, sizeof(f));
+    const uint8_t dst[6] = { 0x02, 0, 0, 0, 0, 1 }, src[6] = { 0x02, 0, 0, 0, 0, 2 };
+    memcpy(f, dst, 6);
+    memcpy(f + 6, src, 6);
+    f[12] = 0x08;                       /* IPv4 */
+    uint8_t *ip = f + 14;
+    ip[0] = 0x45;
+    ip[2] = (uint8_t)((sizeof(f) - 14) >> 8);
+    ip[3] = (uint8_t)((sizeof(f) - 14) & 0xff);
+    ip[8] = 64;
+    ip[9] = 6;                          /* TCP */
+    memcpy(ip + 12, (uint8_t[]){ 10, 0, 0, 1, 10, 0, 0, 2 }, 8);
+    uint8_t *tcp = ip + 20;
+    tcp[12] = 5 << 4;                   /* data offset: 20 bytes */
+    tcp[13] = 0x18;                     /* PSH, ACK */
+    struct virtio_net_hdr_v1 h = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .gso_type = VIRTIO_NET_HDR_GSO_TCPV4,
+                                   .hdr_len = 54, .gso_size = 1000, .csum_start = 34, .csum_offset = 16 };
+    struct virtio_net_hdr_v1 canon;
+    unsigned tx_all = NET_OFF_CSUM | NET_OFF_TSO4;
+    assert_int_equal(net_hdr_check(&h, sizeof(f), tx_all, NET_HDR_TX, &canon, NULL), 0);
+    assert_memory_equal(&canon, &h, sizeof(h));
+    struct iovec iov[2] = { { &h, sizeof(h) }, { f, sizeof(f) } };
+    assert_int_equal(writev(t.fd, iov, 2), (ssize_t)(sizeof(h) + sizeof(f)));
+    /* The checksum field past the end of the frame: the kernel says EINVAL too. */
+    struct virtio_net_hdr_v1 bad = h;
+    bad.gso_type = VIRTIO_NET_HDR_GSO_NONE;
+    bad.gso_size = 0;
+    bad.hdr_len = 0;
+    bad.csum_start = (uint16_t)(sizeof(f) - 10);
+    assert_int_equal(net_hdr_check(&bad, sizeof(f), tx_all, NET_HDR_TX, &canon, NULL), -EINVAL);
+    iov[0].iov_base = &bad;
+    assert_int_equal(writev(t.fd, iov, 2), -1);
+    assert_int_equal(errno, EINVAL);
+    tap_close(&t);
+}
+
 /* In a child without capabilities, creating a TAP is refused with the documented message. */
 static void permission_denied(void **state)
 {
@@ -251,6 +296,7 @@ int main(void)
         cmocka_unit_test(busy_name),
         cmocka_unit_test(not_a_tap),
         cmocka_unit_test(persistent_tap),
+        cmocka_unit_test(kernel_accepts_offload_headers),
         cmocka_unit_test(permission_denied),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
