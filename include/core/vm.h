@@ -25,6 +25,7 @@
 #include "util/compiler.h"
 
 struct vcpu;
+struct virtio_device;
 struct kvm_cpuid2;
 
 /* Why a VM stopped; decides casulo's exit status. */
@@ -64,6 +65,8 @@ struct vm {
     bool pci_ready;
     struct msi_kvm msi;
     bool msi_ready;
+    struct virtio_device *virtio[VM_CONFIG_MAX_DISKS + VM_CONFIG_MAX_NETS + 1];
+    unsigned nr_virtio;
     struct console console;
     struct boot_info boot;
 

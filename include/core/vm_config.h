@@ -11,11 +11,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "backends/disk_config.h"
+#include "backends/net_config.h"
 #include "util/compiler.h"
 
 #define VM_CONFIG_DEFAULT_MEMORY (512ULL * 1024 * 1024)
 #define VM_CONFIG_MIN_MEMORY     (2ULL * 1024 * 1024)   /* room for the boot structures */
 #define VM_CONFIG_MAX_CPUS_HARD  1024
+#define VM_CONFIG_MAX_DISKS      16
+#define VM_CONFIG_MAX_NETS       8
 
 enum console_mode { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_OFF };
 enum reboot_action { REBOOT_EXIT, REBOOT_RESTART };
@@ -29,6 +33,11 @@ struct vm_config {
     enum console_mode console;
     char *console_path;        /* CONSOLE_FILE */
     enum reboot_action on_reboot;
+    struct disk_config *disks;     /* --disk, in order */
+    unsigned nr_disks;
+    struct net_config *nets;       /* --net, in order */
+    unsigned nr_nets;
+    bool rng;                      /* --rng */
 };
 
 void vm_config_init(struct vm_config *cfg);

@@ -6,10 +6,10 @@
  * negotiation, the queues (struct virtq), notifications (ioeventfd) and
  * interrupts (MSI-X through irqfd, INTx as a fallback).
  *
- * Threads: queue_notify() runs on the VM's I/O thread (the event loop that
- * watches the queues' ioeventfds), never on a vCPU thread. config_read/write
- * run on the vCPU thread that made the access. activate()/reset() run on a
- * vCPU thread with the queues quiesced.
+ * Threads: queue_notify(), activate() and reset() run on the VM's I/O thread
+ * (the event loop that watches the queues' ioeventfds), never at the same
+ * time; a reset before DRIVER_OK, when nothing is active yet, may run on the
+ * vCPU thread. config_read/write run on the vCPU thread that made the access.
  */
 #ifndef CASULO_VIRTIO_VIRTIO_DEV_H
 #define CASULO_VIRTIO_VIRTIO_DEV_H

@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,7 +16,7 @@
 
 enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
-    OPT_ON_REBOOT, OPT_LOG_LEVEL, OPT_HELP,
+    OPT_ON_REBOOT, OPT_LOG_LEVEL, OPT_HELP, OPT_DISK, OPT_NET, OPT_RNG,
 };
 
 static const struct option long_options[] = {
@@ -27,6 +28,9 @@ static const struct option long_options[] = {
     { "console", required_argument, NULL, OPT_CONSOLE },
     { "on-reboot", required_argument, NULL, OPT_ON_REBOOT },
     { "log-level", required_argument, NULL, OPT_LOG_LEVEL },
+    { "disk", required_argument, NULL, OPT_DISK },
+    { "net", required_argument, NULL, OPT_NET },
+    { "rng", no_argument, NULL, OPT_RNG },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
 };
@@ -45,6 +49,10 @@ void run_options_usage(FILE *out)
           "  --memory SIZE          guest RAM, e.g. 512M, 4G (default 512M)\n"
           "  --console MODE         stdio (default), file=PATH or off\n"
           "  --on-reboot ACTION     exit (default) or restart when the guest reboots\n"
+          "  --disk SPEC            virtio-blk disk, repeatable: path=FILE[,readonly=on][,id=NAME]\n"
+          "                         [,serial=STR][,io=auto|uring|sync][,direct=on][,queues=N]\n"
+          "  --net SPEC             virtio-net NIC on a TAP, repeatable: tap=NAME[,mac=MAC]\n"
+          "  --rng                  virtio-rng entropy device (host getrandom)\n"
           "  --log-level LEVEL      error, warn, notice (default), info or debug\n"
           "  -h, --help             this help\n"
           "\n"
@@ -101,6 +109,43 @@ static enum run_parse_result parse_console(const char *value, struct vm_config *
     return RUN_PARSE_OK;
 }
 
+/* Appends one --disk/--net to a growing array of `size`-byte elements. */
+static void *append(void **array, unsigned *nr, unsigned max, size_t size)
+{
+    if (*nr >= max)
+        return NULL;
+    uint8_t *grown = realloc(*array, (*nr + 1) * size);
+    if (!grown)
+        return NULL;
+    *array = grown;
+    memset(grown + *nr * size, 0, size);
+    return grown + (*nr)++ * size;
+}
+
+static enum run_parse_result parse_device(int opt, const char *arg, struct vm_config *cfg,
+                                          char *err, size_t errlen)
+{
+    if (opt == OPT_DISK) {
+        struct disk_config *d = append((void **)&cfg->disks, &cfg->nr_disks,
+                                       VM_CONFIG_MAX_DISKS, sizeof(*d));
+        if (!d) {
+            snprintf(err, errlen, "too many --disk (at most %u)", VM_CONFIG_MAX_DISKS);
+            return RUN_PARSE_BAD_VALUE;
+        }
+        if (disk_config_parse(arg, d, err, errlen) < 0)
+            return RUN_PARSE_BAD_VALUE;
+        return RUN_PARSE_OK;
+    }
+    struct net_config *n = append((void **)&cfg->nets, &cfg->nr_nets, VM_CONFIG_MAX_NETS, sizeof(*n));
+    if (!n) {
+        snprintf(err, errlen, "too many --net (at most %u)", VM_CONFIG_MAX_NETS);
+        return RUN_PARSE_BAD_VALUE;
+    }
+    if (net_config_parse(arg, n, err, errlen) < 0)
+        return RUN_PARSE_BAD_VALUE;
+    return RUN_PARSE_OK;
+}
+
 static enum run_parse_result parse_one(int opt, const char *arg, struct run_options *opts,
                                        char *err, size_t errlen)
 {
@@ -140,6 +185,12 @@ static enum run_parse_result parse_one(int opt, const char *arg, struct run_opti
             snprintf(err, errlen, "--on-reboot '%s' is not one of exit, restart", arg);
             return RUN_PARSE_BAD_VALUE;
         }
+        return RUN_PARSE_OK;
+    case OPT_DISK:
+    case OPT_NET:
+        return parse_device(opt, arg, cfg, err, errlen);
+    case OPT_RNG:
+        cfg->rng = true;
         return RUN_PARSE_OK;
     case OPT_LOG_LEVEL:
         if (log_parse_level(arg, &opts->log_level) < 0) {

@@ -22,6 +22,10 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/platform.h"
 #include "core/vcpu.h"
+#include "virtio/blk.h"
+#include "virtio/net.h"
+#include "virtio/rng.h"
+#include "virtio/virtio_pci.h"
 #include "util/log.h"
 
 #define KVM_TSS_GPA          0xfffbd000ULL
@@ -292,6 +296,64 @@ static int create_pci(struct vm *vm, char *err, size_t errlen)
     return 0;
 }
 
+/* Puts one virtio device on the PCI bus; on failure the device state is freed here. */
+static int add_virtio(struct vm *vm, const struct virtio_device_ops *ops, void *state,
+                      const char *name, char *err, size_t errlen)
+{
+    struct virtio_pci_env env = {
+        .host = &vm->pci, .msi = &vm->msi, .vm_fd = vm->vm_fd, .mem = &vm->mem,
+        .io_loop = &vm->io_loop, .name = name,
+    };
+    struct virtio_device *vdev;
+    int ret = virtio_pci_create(&env, ops, state, &vdev);
+    if (ret) {
+        ops->destroy(state);
+        snprintf(err, errlen, "cannot add %s (%s) to the PCI bus: %s", ops->name, name, strerror(-ret));
+        return ret;
+    }
+    vm->virtio[vm->nr_virtio++] = vdev;
+    return 0;
+}
+
+/* --disk, --net and --rng, in that order (it decides their PCI slots). */
+static int create_virtio_devices(struct vm *vm, char *err, size_t errlen)
+{
+    const struct vm_config *cfg = vm->cfg;
+    char name[16];
+    for (unsigned i = 0; i < cfg->nr_disks; i++) {
+        struct vblk *vb;
+        int ret = vblk_create(&vb, &cfg->disks[i], &vm->io_loop, err, errlen);
+        if (ret)
+            return ret;
+        snprintf(name, sizeof(name), "blk%u", i);
+        ret = add_virtio(vm, &vblk_ops, vb, name, err, errlen);
+        if (ret)
+            return ret;
+    }
+    for (unsigned i = 0; i < cfg->nr_nets; i++) {
+        struct net_dev *nd;
+        int ret = net_dev_create(&cfg->nets[i], &nd, err, errlen);
+        if (ret)
+            return ret;
+        snprintf(name, sizeof(name), "net%u", i);
+        ret = add_virtio(vm, &net_device_ops, nd, name, err, errlen);
+        if (ret)
+            return ret;
+    }
+    if (cfg->rng) {
+        struct virtio_rng *rng;
+        int ret = virtio_rng_new(NULL, NULL, &rng);
+        if (ret) {
+            snprintf(err, errlen, "cannot create virtio-rng: %s", strerror(-ret));
+            return ret;
+        }
+        ret = add_virtio(vm, &virtio_rng_ops, rng, "rng0", err, errlen);
+        if (ret)
+            return ret;
+    }
+    return 0;
+}
+
 static int create_devices(struct vm *vm, char *err, size_t errlen)
 {
     for (unsigned i = 0; platform_devices[i]; i++) {
@@ -387,6 +449,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
         ret = create_pci(vm, err, errlen);
     if (!ret)
         ret = create_devices(vm, err, errlen);
+    if (!ret)
+        ret = create_virtio_devices(vm, err, errlen);
     if (!ret)
         ret = create_vcpus(vm, err, errlen);
     if (ret)
@@ -540,6 +604,10 @@ static void destroy(struct vm *vm, bool background_teardown)
         if (vm->devices[i].ops->exit)
             vm->devices[i].ops->exit(vm, vm->devices[i].state);
     vm->nr_devices = 0;
+    /* The I/O thread has stopped (vm_run joins it), so queues are quiet. */
+    for (unsigned i = vm->nr_virtio; i-- > 0;)
+        virtio_pci_destroy(vm->virtio[i]);
+    vm->nr_virtio = 0;
     if (vm->pci_ready)
         pci_host_destroy(&vm->pci);
     vm->pci_ready = false;

@@ -32,6 +32,8 @@ void vm_config_free(struct vm_config *cfg)
     free(cfg->initrd_path);
     free(cfg->cmdline);
     free(cfg->console_path);
+    free(cfg->disks);
+    free(cfg->nets);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -107,6 +109,14 @@ int vm_config_validate(const struct vm_config *cfg, unsigned max_cpus, char *err
         ret = check_readable_file("initrd", cfg->initrd_path, err, errlen);
         if (ret)
             return ret;
+    }
+    for (unsigned i = 0; i < cfg->nr_disks; i++) {
+        /* A read-write disk must be writable; the lock is taken when the VM opens it. */
+        if (access(cfg->disks[i].path, cfg->disks[i].readonly ? R_OK : R_OK | W_OK) < 0) {
+            int e = errno;
+            snprintf(err, errlen, "cannot open disk '%s': %s", cfg->disks[i].path, strerror(e));
+            return -e;
+        }
     }
     if (cfg->console == CONSOLE_FILE && (!cfg->console_path || !*cfg->console_path)) {
         snprintf(err, errlen, "--console file= needs a path");
