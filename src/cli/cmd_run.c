@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,9 +97,17 @@ static int run_once(const struct vm_config *cfg, bool *restart)
     enum vm_exit_reason r = vm.exit_reason;
     *restart = r == VM_EXIT_REBOOT && cfg->on_reboot == REBOOT_RESTART &&
                !atomic_load(&vm.stop_signal_seen);
-    if (log_get_level() >= LOG_INFO)
+    if (log_get_level() >= LOG_INFO) {
         log_info(NULL, "guest RAM touched: %llu KiB",
                  (unsigned long long)(guest_mem_resident_bytes(&vm.mem) >> 10));
+        uint64_t io = 0, mmio = 0;
+        for (unsigned i = 0; i < vm.nr_vcpus; i++) {
+            io += vm.vcpus[i].exits_io;
+            mmio += vm.vcpus[i].exits_mmio;
+        }
+        log_info(NULL, "userspace exits: %llu port I/O, %llu MMIO", (unsigned long long)io,
+                 (unsigned long long)mmio);
+    }
     if (*restart)
         vm_destroy(&vm);
     else
