@@ -11,6 +11,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "boot/boot.h"
 #include "core/bus.h"
@@ -76,6 +77,15 @@ struct vm {
     struct device_instance devices[DEVICE_MAX];
     unsigned nr_devices;
 
+    /* Pause: vCPU threads park at the top of their run loop. */
+    pthread_mutex_t pause_lock;
+    pthread_cond_t pause_cond;
+    atomic_bool pause_requested;
+    unsigned vcpus_parked;
+    bool paused;
+    uint64_t paused_clock_ns;        /* kvmclock at pause, restored at resume */
+    struct timespec started_at;      /* CLOCK_MONOTONIC when vm_run began */
+
     /* The first stop request wins; later ones are ignored. */
     pthread_mutex_t stop_lock;
     atomic_bool stopping;
@@ -107,6 +117,18 @@ void vm_destroy_in_background(struct vm *vm);
 /* Any thread: records why the VM stops (first caller wins) and wakes everyone. */
 void vm_request_stop(struct vm *vm, enum vm_exit_reason reason, const char *fmt, ...)
     PRINTF_LIKE(3, 4);
+
+/*
+ * Pause and resume the vCPUs (any thread but a vCPU's). vm_pause returns once
+ * every vCPU has left KVM_RUN; the guest's clock (kvmclock) does not advance
+ * while paused. -EALREADY when already in that state, -ESHUTDOWN when the VM
+ * is stopping.
+ */
+int vm_pause(struct vm *vm);
+int vm_resume(struct vm *vm);
+bool vm_is_paused(struct vm *vm);
+/* Called by a vCPU thread that saw pause_requested: parks until resumed or stopped. */
+void vm_vcpu_park(struct vm *vm);
 
 /* An interrupt line on the in-kernel irqchip for `gsi`. */
 struct irq_line vm_irq_line(struct vm *vm, unsigned gsi);

@@ -179,6 +179,10 @@ static void *vcpu_thread(void *arg)
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
     while (!atomic_load(&vm->stopping)) {
+        if (atomic_load(&vm->pause_requested)) {
+            vm_vcpu_park(vm);
+            continue;
+        }
         atomic_store(&vcpu->in_run, true);
         int r = ioctl(vcpu->fd, KVM_RUN, 0);
         atomic_store(&vcpu->in_run, false);

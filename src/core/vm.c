@@ -105,9 +105,93 @@ void vm_request_stop(struct vm *vm, enum vm_exit_reason reason, const char *fmt,
     pthread_mutex_unlock(&vm->stop_lock);
     if (!first)
         return;
+    /* Parked vCPUs must see the stop too. */
+    pthread_mutex_lock(&vm->pause_lock);
+    pthread_cond_broadcast(&vm->pause_cond);
+    pthread_mutex_unlock(&vm->pause_lock);
     evloop_stop(&vm->loop);
     for (unsigned i = 0; i < vm->nr_vcpus; i++)
         vcpu_kick(&vm->vcpus[i]);
+}
+
+static unsigned running_vcpus(const struct vm *vm)
+{
+    unsigned n = 0;
+    for (unsigned i = 0; i < vm->nr_vcpus; i++)
+        n += vm->vcpus[i].thread_started;
+    return n;
+}
+
+void vm_vcpu_park(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->pause_lock);
+    vm->vcpus_parked++;
+    pthread_cond_broadcast(&vm->pause_cond);
+    while (atomic_load(&vm->pause_requested) && !atomic_load(&vm->stopping))
+        pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+    vm->vcpus_parked--;
+    pthread_cond_broadcast(&vm->pause_cond);
+    pthread_mutex_unlock(&vm->pause_lock);
+}
+
+int vm_pause(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->pause_lock);
+    int ret = 0;
+    if (atomic_load(&vm->stopping)) {
+        ret = -ESHUTDOWN;
+    } else if (vm->paused || atomic_load(&vm->pause_requested)) {
+        ret = -EALREADY;
+    } else {
+        atomic_store(&vm->pause_requested, true);
+        pthread_mutex_unlock(&vm->pause_lock);
+        for (unsigned i = 0; i < vm->nr_vcpus; i++)
+            vcpu_kick(&vm->vcpus[i]);
+        pthread_mutex_lock(&vm->pause_lock);
+        while (vm->vcpus_parked < running_vcpus(vm) && !atomic_load(&vm->stopping))
+            pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+        if (atomic_load(&vm->stopping)) {
+            ret = -ESHUTDOWN;
+        } else {
+            /* Freeze the guest's notion of time while nothing runs. */
+            struct kvm_clock_data clock = { 0 };
+            if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &clock) == 0)
+                vm->paused_clock_ns = clock.clock;
+            vm->paused = true;
+        }
+    }
+    pthread_mutex_unlock(&vm->pause_lock);
+    return ret;
+}
+
+int vm_resume(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->pause_lock);
+    int ret = 0;
+    if (atomic_load(&vm->stopping)) {
+        ret = -ESHUTDOWN;
+    } else if (!vm->paused) {
+        ret = -EALREADY;
+    } else {
+        if (vm->paused_clock_ns) {
+            struct kvm_clock_data clock = { .clock = vm->paused_clock_ns };
+            if (ioctl(vm->vm_fd, KVM_SET_CLOCK, &clock) < 0)
+                log_warn(NULL, "KVM_SET_CLOCK on resume: %s; the guest clock jumps", strerror(errno));
+        }
+        vm->paused = false;
+        atomic_store(&vm->pause_requested, false);
+        pthread_cond_broadcast(&vm->pause_cond);
+    }
+    pthread_mutex_unlock(&vm->pause_lock);
+    return ret;
+}
+
+bool vm_is_paused(struct vm *vm)
+{
+    pthread_mutex_lock(&vm->pause_lock);
+    bool paused = vm->paused;
+    pthread_mutex_unlock(&vm->pause_lock);
+    return paused;
 }
 
 /* ---- creation steps, each undone by vm_destroy() ---- */
@@ -417,6 +501,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
     vm->kvm_fd = vm->vm_fd = -1;
     vm->console.in_fd = vm->console.out_fd = -1;
     pthread_mutex_init(&vm->stop_lock, NULL);
+    pthread_mutex_init(&vm->pause_lock, NULL);
+    pthread_cond_init(&vm->pause_cond, NULL);
 
     int ret = bus_init(&vm->pio, "pio");
     if (!ret)
@@ -526,6 +612,7 @@ int vm_run(struct vm *vm)
         vm_request_stop(vm, VM_EXIT_HOST_ERROR, "cannot watch for signals: %s", strerror(errno));
         goto out;
     }
+    clock_gettime(CLOCK_MONOTONIC, &vm->started_at);
     ret = start_io_thread(vm);
     if (ret)
         vm_request_stop(vm, VM_EXIT_HOST_ERROR, "cannot start the I/O thread: %s", strerror(-ret));
@@ -631,6 +718,8 @@ static void destroy(struct vm *vm, bool background_teardown)
     bus_destroy(&vm->mmio);
     bus_destroy(&vm->pio);
     pthread_mutex_destroy(&vm->stop_lock);
+    pthread_mutex_destroy(&vm->pause_lock);
+    pthread_cond_destroy(&vm->pause_cond);
 }
 
 void vm_destroy(struct vm *vm)
