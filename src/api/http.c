@@ -61,11 +61,15 @@ static void reply_json(struct api_response *resp, unsigned status, json_t *obj)
     resp->body_len = len + 1;
 }
 
-/* Client bytes (a path, jansson's "near '...'") may not be UTF-8: keep printable ASCII. */
-static void sanitize(char *s)
+/*
+ * Client bytes end up in messages (a path, jansson's "near '...'"): control
+ * characters would break the one-line promise, so they always become '?';
+ * bytes past ASCII only when they are not valid UTF-8 (json_string refuses).
+ */
+static void sanitize(char *s, bool ascii)
 {
     for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f || (ascii && (unsigned char)*s > 0x7f))
             *s = '?';
 }
 
@@ -78,9 +82,10 @@ static void reply_error(struct api_response *resp, unsigned status, const char *
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    sanitize(msg, false);
     json_t *str = json_string(msg);
     if (!str) {
-        sanitize(msg);
+        sanitize(msg, true);
         str = json_string(msg);
     }
     reply_json(resp, status, str ? json_pack("{s:o}", "error", str) : NULL);

@@ -370,6 +370,11 @@ static void unknown_paths_and_methods(void **state)
     expect_error(fx, 404, "no such endpoint: GET /vm/");
     call(fx, "GET", "/\x01\xff", NULL);
     expect_error(fx, 404, "no such endpoint: GET /??");
+    /* A newline (e.g. %0A in the URL) cannot split the one-line error. */
+    call(fx, "GET", "/vm\nX-Injected: 1", NULL);
+    expect_error(fx, 404, "no such endpoint: GET /vm?X-Injected: 1");
+    call(fx, "GET", "/caf\xc3\xa9", NULL);
+    expect_error(fx, 404, "no such endpoint: GET /caf\xc3\xa9");
 
     call(fx, "PUT", "/vm", "{}");
     expect_error(fx, 405, "method PUT is not allowed on /vm (allowed: GET)");
