@@ -6,7 +6,9 @@
 #  1. Redocly's OpenAPI linter (@redocly/cli, pinned below), installed on
 #     first use with npm into build/openapi-lint/ (nothing global); it knows
 #     the OpenAPI 3.0 schema and its rules, which a hand-written check would
-#     only approximate.
+#     only approximate. 2.x is one bundled package (15 MB) but needs Node.js
+#     20.19 or later; Debian 12's Node.js 18 gets 1.25.0 (plain npm
+#     dependencies, about 120 MB).
 #  2. Our own cross-checks (python3 + PyYAML), which no generic linter can
 #     do: the spec lists exactly the routes of src/api/http.c, every path is
 #     exercised by a unit test (tests/unit/test_api*.c), every $ref
@@ -17,8 +19,13 @@
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SPEC=${1:-$ROOT/api/openapi.yaml}
-REDOCLY_VERSION=2.77.0   # bundled, no dependencies (about 15 MB)
-LINT_DIR=${OPENAPI_LINT_DIR:-$ROOT/build/openapi-lint}
+# Node.js >= 20.19 (2.x's floor) runs the current line, older ones the last 1.x we tried.
+if node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)' 2>/dev/null; then
+    REDOCLY_VERSION=2.77.0
+else
+    REDOCLY_VERSION=1.25.0
+fi
+LINT_DIR=${OPENAPI_LINT_DIR:-$ROOT/build/openapi-lint}/$REDOCLY_VERSION
 status=0 ran=0
 
 missing() {
@@ -31,7 +38,7 @@ missing() {
 
 # --- 1. Redocly -------------------------------------------------------------
 redocly=$LINT_DIR/node_modules/.bin/redocly
-if [ ! -x "$redocly" ] && command -v npm >/dev/null 2>&1; then
+if [ ! -x "$redocly" ] && command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then
     echo "lint-openapi: installing @redocly/cli@$REDOCLY_VERSION into $LINT_DIR"
     mkdir -p "$LINT_DIR"
     npm install --silent --no-audit --no-fund --prefix "$LINT_DIR" "@redocly/cli@$REDOCLY_VERSION" >"$LINT_DIR/npm.log" 2>&1 ||

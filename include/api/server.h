@@ -16,6 +16,8 @@
 struct MHD_Daemon;
 
 struct api_server {
+    const struct api_vm_ops *ops;
+    void *vm;
     struct api_ctx ctx;
     struct MHD_Daemon *daemon;
     char *path;

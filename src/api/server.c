@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -196,24 +197,12 @@ err_close:
     return ret;
 }
 
-int api_server_start(struct api_server *s, const char *path, const struct api_vm_ops *ops,
-                     void *vm, char *err, size_t errlen)
+static int start_threads(struct api_server *s, const char *path, int fd, char *err, size_t errlen)
 {
-    *s = (struct api_server){ 0 };
-    s->path = strdup(path);
-    if (!s->path) {
-        snprintf(err, errlen, "out of memory");
-        return -ENOMEM;
-    }
-    int ret = api_ctx_init(&s->ctx, ops, vm);
+    int ret = api_ctx_init(&s->ctx, s->ops, s->vm);
     if (ret) {
         snprintf(err, errlen, "cannot start the API's power-off timer: %s", strerror(-ret));
-        goto err_path;
-    }
-    int fd = listen_unix(s, path, err, errlen);
-    if (fd < 0) {
-        ret = fd;
-        goto err_ctx;
+        return ret;
     }
     s->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
                                  api_access, s,
@@ -225,17 +214,46 @@ int api_server_start(struct api_server *s, const char *path, const struct api_vm
                                  MHD_OPTION_END);
     if (!s->daemon) {
         snprintf(err, errlen, "cannot start the API server on %s", path);
-        ret = -EIO;
-        close(fd);
-        unlink(path);
-        goto err_ctx;
+        api_ctx_destroy(&s->ctx);
+        return -EIO;
     }
     return 0;
-err_ctx:
-    api_ctx_destroy(&s->ctx);
-err_path:
-    free(s->path);
-    s->path = NULL;
+}
+
+int api_server_start(struct api_server *s, const char *path, const struct api_vm_ops *ops,
+                     void *vm, char *err, size_t errlen)
+{
+    *s = (struct api_server){ .ops = ops, .vm = vm };
+    s->path = strdup(path);
+    if (!s->path) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    int fd = listen_unix(s, path, err, errlen);
+    if (fd < 0) {
+        free(s->path);
+        s->path = NULL;
+        return fd;
+    }
+    /*
+     * The API's threads inherit this mask: with every asynchronous signal
+     * blocked there, SIGINT/SIGTERM always reach the VM's signalfd, whoever
+     * calls us and whenever. Faults still reach the fatal handler.
+     */
+    sigset_t all, old;
+    sigfillset(&all);
+    static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+    for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+        sigdelset(&all, faults[i]);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    int ret = start_threads(s, path, fd, err, errlen);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (ret) {
+        close(fd);
+        unlink(path);
+        free(s->path);
+        s->path = NULL;
+    }
     return ret;
 }
 
