@@ -99,8 +99,10 @@ static void device_family(FILE *f, const struct api_vm_stats *st, const char *na
 char *api_action_metrics(struct api_ctx *ctx)
 {
     struct api_vm_stats st = { 0 };
-    if (ctx->ops->stats(ctx->vm, &st) < 0)
+    if (ctx->ops->stats(ctx->vm, &st) < 0) {
+        api_vm_stats_free(&st);   /* what was filled before the failure */
         return NULL;
+    }
     char *text = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&text, &len);
