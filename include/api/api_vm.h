@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * What the API needs from a VM, as a small table of functions. The server,
+ * the router and the actions only ever talk to a VM through it, so the whole
+ * API can be unit-tested and fuzzed with a fake VM and no /dev/kvm;
+ * api_vm_ops_kvm (src/api/vm_ops.c) is the table for a real struct vm.
+ */
+#ifndef CASULO_API_API_VM_H
+#define CASULO_API_API_VM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct vm_config;
+
+enum api_vm_state { API_VM_RUNNING, API_VM_PAUSED, API_VM_STOPPING };
+
+struct api_vcpu_stats {
+    uint64_t exits_io, exits_mmio;
+    uint64_t run_ns;            /* CPU time of the vCPU thread (guest and host side) */
+    bool run_ns_known;
+};
+
+/* One counter set of a device, e.g. op "rx" of net0 or "read" of blk0. */
+struct api_device_op_stats {
+    const char *op;
+    uint64_t requests, bytes, errors, dropped;
+};
+
+#define API_DEVICE_MAX_OPS 4
+
+struct api_device_stats {
+    char name[24];              /* "net0" */
+    const char *kind;           /* "virtio-net" */
+    unsigned nr_ops;
+    struct api_device_op_stats ops[API_DEVICE_MAX_OPS];
+};
+
+/* A point-in-time copy; free with api_vm_stats_free(). */
+struct api_vm_stats {
+    uint64_t memory_bytes;          /* configured guest RAM */
+    uint64_t memory_touched_bytes;  /* backed by host pages now */
+    unsigned nr_vcpus;
+    struct api_vcpu_stats *vcpus;
+    unsigned nr_devices;
+    struct api_device_stats *devices;
+};
+
+void api_vm_stats_free(struct api_vm_stats *stats);
+
+struct api_vm_ops {
+    enum api_vm_state (*state)(void *vm);
+    /* 0, -EALREADY (already in that state), -ESHUTDOWN (stopping) or -errno. */
+    int (*pause)(void *vm);
+    int (*resume)(void *vm);
+    /* Hard stop; `detail` says why (casulo run prints it). Any thread, never blocks. */
+    void (*stop)(void *vm, const char *detail);
+    /*
+     * Presses the ACPI power button: 1 when the guest has enabled it (an OS
+     * is listening), 0 when not, -ENODEV when the VM has no ACPI PM device.
+     */
+    int (*power_button)(void *vm);
+    /* Nanoseconds since the VM started running (0 before). */
+    uint64_t (*uptime_ns)(void *vm);
+    const struct vm_config *(*config)(void *vm);
+    /* Fills *out (allocating its arrays); 0 or -ENOMEM. */
+    int (*stats)(void *vm, struct api_vm_stats *out);
+};
+
+/* The table for a real VM: `vm` is a struct vm *. */
+extern const struct api_vm_ops api_vm_ops_kvm;
+
+#endif

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The API's routes: one table of (method, path, handler). A handler parses
+ * its body strictly (src/api/json_body.c), calls a typed action
+ * (src/api/actions.c) and builds the reply; errors are always
+ * {"error": "one line"}. A new endpoint is one row and one handler here,
+ * one action, one path in api/openapi.yaml and a test.
+ */
+#include "api/http.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/json_body.h"
+#include "util/compiler.h"
+
+typedef void (*api_handler)(struct api_ctx *ctx, const struct api_request *req,
+                            struct api_response *resp);
+
+struct api_route {
+    const char *method;
+    const char *path;
+    api_handler handler;
+};
+
+static const char oom_body[] = "{\"error\": \"out of memory\"}\n";
+
+static void reply_oom(struct api_response *resp)
+{
+    free(resp->body);
+    resp->status = 500;
+    resp->content_type = API_JSON_TYPE;
+    resp->body = strdup(oom_body);
+    resp->body_len = resp->body ? strlen(resp->body) : 0;
+}
+
+/* Takes `obj` (may be NULL: out of memory). */
+static void reply_json(struct api_response *resp, unsigned status, json_t *obj)
+{
+    char *text = obj ? json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(12)) : NULL;
+    json_decref(obj);
+    if (!text) {
+        reply_oom(resp);
+        return;
+    }
+    size_t len = strlen(text);
+    char *body = realloc(text, len + 2);
+    if (!body) {
+        free(text);
+        reply_oom(resp);
+        return;
+    }
+    body[len] = '\n';
+    body[len + 1] = '\0';
+    resp->status = status;
+    resp->content_type = API_JSON_TYPE;
+    resp->body = body;
+    resp->body_len = len + 1;
+}
+
+/*
+ * Client bytes end up in messages (a path, jansson's "near '...'"): control
+ * characters would break the one-line promise, so they always become '?';
+ * bytes past ASCII only when they are not valid UTF-8 (json_string refuses).
+ */
+static void sanitize(char *s, bool ascii)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s == 0x7f || (ascii && (unsigned char)*s > 0x7f))
+            *s = '?';
+}
+
+static void reply_error(struct api_response *resp, unsigned status, const char *fmt, ...)
+    PRINTF_LIKE(3, 4);
+static void reply_error(struct api_response *resp, unsigned status, const char *fmt, ...)
+{
+    char msg[320];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    sanitize(msg, false);
+    json_t *str = json_string(msg);
+    if (!str) {
+        sanitize(msg, true);
+        str = json_string(msg);
+    }
+    reply_json(resp, status, str ? json_pack("{s:o}", "error", str) : NULL);
+}
+
+/* The status for an action's -errno: a request in the wrong state is a conflict. */
+static unsigned action_status(int ret)
+{
+    switch (ret) {
+    case -EALREADY:
+    case -ESHUTDOWN:
+    case -EBUSY:
+        return 409;
+    case -EINVAL:
+        return 400;
+    default:
+        return 500;
+    }
+}
+
+static void reply_state(struct api_ctx *ctx, struct api_response *resp, unsigned status)
+{
+    reply_json(resp, status, json_pack("{s:s}", "state", api_state_name(ctx->ops->state(ctx->vm))));
+}
+
+static void get_vm(struct api_ctx *ctx, const struct api_request *req, struct api_response *resp)
+{
+    reply_json(resp, 200, api_action_describe(ctx));
+}
+
+static void put_vm_state(struct api_ctx *ctx, const struct api_request *req,
+                         struct api_response *resp)
+{
+    static const struct api_field fields[] = { { "state", API_FIELD_STRING, true } };
+    char err[256];
+    json_t *body;
+    if (api_json_body(req->body, req->body_len, true, fields, ARRAY_SIZE(fields), &body, err,
+                      sizeof(err)) < 0) {
+        reply_error(resp, 400, "%s", err);
+        return;
+    }
+    const char *want = json_string_value(json_object_get(body, "state"));
+    int ret;
+    if (strcmp(want, "Paused") == 0) {
+        ret = api_action_pause(ctx, err, sizeof(err));
+    } else if (strcmp(want, "Running") == 0) {
+        ret = api_action_resume(ctx, err, sizeof(err));
+    } else {
+        json_decref(body);
+        reply_error(resp, 400, "field 'state' must be \"Running\" or \"Paused\"");
+        return;
+    }
+    json_decref(body);
+    if (ret < 0)
+        reply_error(resp, action_status(ret), "%s", err);
+    else
+        reply_state(ctx, resp, 200);
+}
+
+static void put_vm_power_off(struct api_ctx *ctx, const struct api_request *req,
+                             struct api_response *resp)
+{
+    static const struct api_field fields[] = { { "timeout_s", API_FIELD_UINT, false } };
+    char err[256];
+    json_t *body;
+    if (api_json_body(req->body, req->body_len, false, fields, ARRAY_SIZE(fields), &body, err,
+                      sizeof(err)) < 0) {
+        reply_error(resp, 400, "%s", err);
+        return;
+    }
+    json_int_t timeout = API_POWEROFF_DEFAULT_TIMEOUT_S;
+    json_t *t = json_object_get(body, "timeout_s");
+    if (t)
+        timeout = json_integer_value(t);
+    json_decref(body);
+    if (timeout > API_POWEROFF_MAX_TIMEOUT_S) {
+        reply_error(resp, 400, "field 'timeout_s' must be at most %d", API_POWEROFF_MAX_TIMEOUT_S);
+        return;
+    }
+    bool listening = false;
+    int ret = api_action_power_off(ctx, (unsigned)timeout, &listening, err, sizeof(err));
+    if (ret < 0) {
+        reply_error(resp, action_status(ret), "%s", err);
+        return;
+    }
+    reply_json(resp, 202, json_pack("{s:s, s:b, s:I}", "state",
+                                    api_state_name(ctx->ops->state(ctx->vm)), "guest_listening",
+                                    listening, "timeout_s", timeout));
+}
+
+static void put_vm_stop(struct api_ctx *ctx, const struct api_request *req, struct api_response *resp)
+{
+    char err[256];
+    json_t *body;
+    if (api_json_body(req->body, req->body_len, false, NULL, 0, &body, err, sizeof(err)) < 0) {
+        reply_error(resp, 400, "%s", err);
+        return;
+    }
+    json_decref(body);
+    int ret = api_action_stop(ctx, err, sizeof(err));
+    if (ret < 0)
+        reply_error(resp, action_status(ret), "%s", err);
+    else
+        reply_state(ctx, resp, 202);
+}
+
+static void get_metrics(struct api_ctx *ctx, const struct api_request *req,
+                        struct api_response *resp)
+{
+    char *text = api_action_metrics(ctx);
+    if (!text) {
+        reply_oom(resp);
+        return;
+    }
+    resp->status = 200;
+    resp->content_type = API_METRICS_TYPE;
+    resp->body = text;
+    resp->body_len = strlen(text);
+}
+
+static void get_healthz(struct api_ctx *ctx, const struct api_request *req,
+                        struct api_response *resp)
+{
+    reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+/* Later: PUT /vm/snapshot, PUT /vm/restore, GET+PUT /vm/balloon. */
+static const struct api_route api_routes[] = {
+    { "GET", "/vm", get_vm },
+    { "PUT", "/vm/state", put_vm_state },
+    { "PUT", "/vm/power-off", put_vm_power_off },
+    { "PUT", "/vm/stop", put_vm_stop },
+    { "GET", "/metrics", get_metrics },
+    { "GET", "/healthz", get_healthz },
+};
+
+/* Fills resp->allow with the methods `path` has; false when it has none. */
+static bool allowed_methods(const char *path, struct api_response *resp)
+{
+    size_t used = 0;
+    resp->allow[0] = '\0';
+    for (size_t i = 0; i < ARRAY_SIZE(api_routes); i++) {
+        if (strcmp(api_routes[i].path, path) != 0)
+            continue;
+        int n = snprintf(resp->allow + used, sizeof(resp->allow) - used, "%s%s",
+                         used ? ", " : "", api_routes[i].method);
+        if (n > 0 && (size_t)n < sizeof(resp->allow) - used)
+            used += (size_t)n;
+    }
+    return used > 0;
+}
+
+void api_http_handle(struct api_ctx *ctx, const struct api_request *req, struct api_response *resp)
+{
+    *resp = (struct api_response){ 0 };
+    if (req->body_too_large) {
+        reply_error(resp, 413, "request body too large (the limit is %d bytes)", API_MAX_BODY);
+        return;
+    }
+    for (size_t i = 0; i < ARRAY_SIZE(api_routes); i++) {
+        if (strcmp(api_routes[i].path, req->path) == 0 &&
+            strcmp(api_routes[i].method, req->method) == 0) {
+            api_routes[i].handler(ctx, req, resp);
+            return;
+        }
+    }
+    if (allowed_methods(req->path, resp)) {
+        reply_error(resp, 405, "method %.16s is not allowed on %s (allowed: %s)", req->method,
+                    req->path, resp->allow);
+        return;
+    }
+    reply_error(resp, 404, "no such endpoint: %.16s %.128s", req->method, req->path);
+}
+
+void api_response_free(struct api_response *resp)
+{
+    free(resp->body);
+    resp->body = NULL;
+    resp->body_len = 0;
+}

@@ -1,0 +1,328 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * The client side of the per-VM API: each verb is one libcurl request over
+ * the API's Unix socket. Output is for people (one line, or a small table
+ * for status) unless --json asks for the server's reply as is. A 4xx/5xx
+ * prints the server's {"error"} line and exits 1.
+ */
+#include "cli/client.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/compiler.h"
+
+#define CLIENT_TIMEOUT_S 60   /* pause waits for the vCPUs; bounded, but not instant */
+
+struct client_verb {
+    const char *name;
+    const char *method;
+    const char *path;
+    const char *help;
+};
+
+static const struct client_verb client_verbs[] = {
+    { "pause", "PUT", "/vm/state", "pause the vCPUs" },
+    { "resume", "PUT", "/vm/state", "resume paused vCPUs" },
+    { "power-off", "PUT", "/vm/power-off", "press the ACPI power button; hard stop after a timeout" },
+    { "stop", "PUT", "/vm/stop", "stop the VM now (hard)" },
+    { "status", "GET", "/vm", "state, uptime and configuration" },
+    { "metrics", "GET", "/metrics", "Prometheus metrics" },
+};
+
+static const struct client_verb *find_verb(const char *name)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(client_verbs); i++)
+        if (strcmp(client_verbs[i].name, name) == 0)
+            return &client_verbs[i];
+    return NULL;
+}
+
+bool client_is_verb(const char *name)
+{
+    return find_verb(name) != NULL;
+}
+
+struct buffer {
+    char *data;
+    size_t len;
+};
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *opaque)
+{
+    struct buffer *b = opaque;
+    size_t n = size * nmemb;
+    char *grown = realloc(b->data, b->len + n + 1);
+    if (!grown)
+        return 0;   /* makes curl fail with CURLE_WRITE_ERROR */
+    memcpy(grown + b->len, ptr, n);
+    b->data = grown;
+    b->len += n;
+    b->data[b->len] = '\0';
+    return n;
+}
+
+/* The request body for a verb ("" for none). */
+static void request_body(const struct client_request *req, char *body, size_t len)
+{
+    body[0] = '\0';
+    if (strcmp(req->verb, "pause") == 0)
+        snprintf(body, len, "{\"state\": \"Paused\"}");
+    else if (strcmp(req->verb, "resume") == 0)
+        snprintf(body, len, "{\"state\": \"Running\"}");
+    else if (strcmp(req->verb, "power-off") == 0 && req->timeout_s >= 0)
+        snprintf(body, len, "{\"timeout_s\": %d}", req->timeout_s);
+}
+
+/* Performs the request; 0 with *status and the reply, or -1 after printing why. */
+static int http_call(const struct client_request *req, const struct client_verb *verb,
+                     long *status, struct buffer *reply, FILE *err)
+{
+    char body[64];
+    request_body(req, body, sizeof(body));
+    CURL *curl = curl_easy_init();
+    if (!curl) {
+        fprintf(err, "casulo: error: cannot initialise libcurl\n");
+        return -1;
+    }
+    char url[128];
+    snprintf(url, sizeof(url), "http://localhost%s", verb->path);
+    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
+    curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, req->api_path);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, verb->method);
+    if (strcmp(verb->method, "PUT") == 0) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    }
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, reply);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)CLIENT_TIMEOUT_S);
+    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(curl);
+    int ret = 0;
+    if (rc != CURLE_OK) {
+        long os_errno = 0;
+        curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+        if (rc == CURLE_COULDNT_CONNECT)
+            fprintf(err, "casulo: error: cannot connect to API socket %s: %s\n", req->api_path,
+                    os_errno ? strerror((int)os_errno) : curl_easy_strerror(rc));
+        else
+            fprintf(err, "casulo: error: API request to %s failed: %s\n", req->api_path,
+                    curl_easy_strerror(rc));
+        ret = -1;
+    } else {
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
+    }
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    return ret;
+}
+
+static void print_memory(FILE *out, const char *label, json_int_t bytes)
+{
+    if (bytes > 0 && bytes % (1024 * 1024 * 1024) == 0)
+        fprintf(out, "%-10s %" JSON_INTEGER_FORMAT " GiB\n", label, bytes >> 30);
+    else if (bytes > 0 && bytes % (1024 * 1024) == 0)
+        fprintf(out, "%-10s %" JSON_INTEGER_FORMAT " MiB\n", label, bytes >> 20);
+    else
+        fprintf(out, "%-10s %" JSON_INTEGER_FORMAT " bytes\n", label, bytes);
+}
+
+static void print_str(FILE *out, const char *label, json_t *obj, const char *key)
+{
+    const char *v = json_string_value(json_object_get(obj, key));
+    if (v)
+        fprintf(out, "%-10s %s\n", label, v);
+}
+
+static void print_status(FILE *out, json_t *vm)
+{
+    json_t *cfg = json_object_get(vm, "config");
+    print_str(out, "state", vm, "state");
+    fprintf(out, "%-10s %.1f s\n", "uptime", json_number_value(json_object_get(vm, "uptime_s")));
+    print_str(out, "version", vm, "version");
+    fprintf(out, "%-10s %" JSON_INTEGER_FORMAT "\n", "cpus",
+            json_integer_value(json_object_get(cfg, "cpus")));
+    print_memory(out, "memory", json_integer_value(json_object_get(cfg, "memory_bytes")));
+    print_str(out, "kernel", cfg, "kernel");
+    print_str(out, "initrd", cfg, "initrd");
+    print_str(out, "cmdline", cfg, "cmdline");
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(cfg, "disks"), i, d) {
+        fprintf(out, "%-10s %s%s\n", "disk", json_string_value(json_object_get(d, "path")),
+                json_is_true(json_object_get(d, "readonly")) ? " (read-only)" : "");
+    }
+    json_array_foreach(json_object_get(cfg, "nets"), i, d) {
+        fprintf(out, "%-10s %s %s\n", "net", json_string_value(json_object_get(d, "tap")),
+                json_string_value(json_object_get(d, "mac")));
+    }
+    if (json_is_true(json_object_get(cfg, "rng")))
+        fprintf(out, "%-10s virtio-rng\n", "rng");
+}
+
+static void print_power_off(FILE *out, json_t *reply)
+{
+    json_int_t t = json_integer_value(json_object_get(reply, "timeout_s"));
+    if (json_is_true(json_object_get(reply, "guest_listening")))
+        fprintf(out, "power button pressed; the VM is stopped in %" JSON_INTEGER_FORMAT
+                     " s if the guest has not powered off by then\n", t);
+    else
+        fprintf(out, "power button pressed, but the guest has not enabled it; the VM is stopped in %"
+                     JSON_INTEGER_FORMAT " s\n", t);
+}
+
+/* The readable form of a successful reply. */
+static int print_success(const struct client_request *req, const struct buffer *reply, FILE *out,
+                         FILE *err)
+{
+    if (req->json || strcmp(req->verb, "metrics") == 0) {
+        fwrite(reply->data ? reply->data : "", 1, reply->len, out);
+        return 0;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(reply->data ? reply->data : "", reply->len, 0, &jerr);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        fprintf(err, "casulo: error: the API answered something that is not a JSON object\n");
+        return 1;
+    }
+    if (strcmp(req->verb, "status") == 0)
+        print_status(out, root);
+    else if (strcmp(req->verb, "power-off") == 0)
+        print_power_off(out, root);
+    else if (strcmp(req->verb, "stop") == 0)
+        fprintf(out, "stopping\n");
+    else
+        fprintf(out, "%s\n", strcmp(req->verb, "pause") == 0 ? "paused" : "running");
+    json_decref(root);
+    return 0;
+}
+
+static void print_failure(long status, const struct buffer *reply, FILE *err)
+{
+    json_error_t jerr;
+    json_t *root = json_loadb(reply->data ? reply->data : "", reply->len, 0, &jerr);
+    const char *msg = json_string_value(json_object_get(root, "error"));
+    if (msg)
+        fprintf(err, "casulo: error: %s\n", msg);
+    else
+        fprintf(err, "casulo: error: the API answered HTTP %ld\n", status);
+    json_decref(root);
+}
+
+int client_run(const struct client_request *req, FILE *out, FILE *err)
+{
+    const struct client_verb *verb = find_verb(req->verb);
+    if (!verb) {
+        fprintf(err, "casulo: error: unknown command '%s'\n", req->verb);
+        return 2;
+    }
+    long status = 0;
+    struct buffer reply = { 0 };
+    int ret = 1;
+    if (http_call(req, verb, &status, &reply, err) < 0)
+        goto out;
+    if (status >= 200 && status < 300) {
+        ret = print_success(req, &reply, out, err);
+    } else {
+        if (req->json)
+            fwrite(reply.data ? reply.data : "", 1, reply.len, out);
+        print_failure(status, &reply, err);
+    }
+out:
+    free(reply.data);
+    return ret;
+}
+
+static void client_usage(FILE *out, const char *verb)
+{
+    const struct client_verb *v = find_verb(verb);
+    fprintf(out, "usage: casulo %s --api PATH [--json]%s\n\n  %s\n\n"
+                 "  --api PATH        the VM's API socket (casulo run --api-socket PATH)\n"
+                 "  --json            print the server's JSON reply as is\n",
+            verb, strcmp(verb, "power-off") == 0 ? " [--timeout SECONDS]" : "", v ? v->help : "");
+    if (strcmp(verb, "power-off") == 0)
+        fputs("  --timeout SECONDS grace period before the hard stop (server default 30)\n", out);
+    fputs("\nExit status: 0 done, 1 the API refused or could not be reached, 2 usage error.\n", out);
+}
+
+static bool parse_timeout(const char *s, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < 0 || v > 1000000)
+        return false;
+    *out = (int)v;
+    return true;
+}
+
+int cmd_client(int argc, char **argv)
+{
+    enum { OPT_API = 256, OPT_JSON, OPT_TIMEOUT, OPT_HELP };
+    static const struct option options[] = {
+        { "api", required_argument, NULL, OPT_API },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "timeout", required_argument, NULL, OPT_TIMEOUT },
+        { "help", no_argument, NULL, OPT_HELP },
+        { NULL, 0, NULL, 0 },
+    };
+    struct client_request req = { .verb = argv[0], .timeout_s = -1 };
+    bool is_power_off = strcmp(argv[0], "power-off") == 0;
+    int opt;
+    opterr = 0;
+    optind = 0;   /* GNU: full re-initialisation, like casulo run's parser */
+    while ((opt = getopt_long(argc, argv, ":h", options, NULL)) != -1) {
+        switch (opt) {
+        case OPT_API:
+            req.api_path = optarg;
+            break;
+        case OPT_JSON:
+            req.json = true;
+            break;
+        case OPT_TIMEOUT:
+            if (!is_power_off) {
+                fprintf(stderr, "casulo: error: --timeout is only for power-off\n");
+                return 2;
+            }
+            if (!parse_timeout(optarg, &req.timeout_s)) {
+                fprintf(stderr, "casulo: error: --timeout wants a number of seconds, got '%s'\n", optarg);
+                return 1;
+            }
+            break;
+        case 'h':
+        case OPT_HELP:
+            client_usage(stdout, argv[0]);
+            return 0;
+        case ':':
+            fprintf(stderr, "casulo: error: option '%s' needs a value\n", argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "casulo: error: unknown option '%s' (see casulo %s --help)\n",
+                    argv[optind - 1], argv[0]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "casulo: error: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (!req.api_path) {
+        fprintf(stderr, "casulo: error: missing --api PATH (the VM's API socket)\n");
+        return 2;
+    }
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        fprintf(stderr, "casulo: error: cannot initialise libcurl\n");
+        return 1;
+    }
+    int ret = client_run(&req, stdout, stderr);
+    curl_global_cleanup();
+    return ret;
+}
