@@ -39,7 +39,7 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 UNIT_HELPER_OBJS := $(UNIT_HELPERS:%.c=$(BUILD)/%.o)
 
-.PHONY: all casulo check unit unit-asan kvm-tests cli-tests integration fuzz \
+.PHONY: all casulo check unit unit-asan kvm-tests cli-tests lint integration fuzz \
         guests run bench clean distclean
 .DEFAULT_GOAL := all
 
@@ -84,6 +84,10 @@ kvm-tests: $(BIN) guests
 
 cli-tests: $(BIN) guests
 	@scripts/run-tests.sh cli $(call tier_scripts,cli)
+
+# The OpenAPI spec: redocly lint + cross-checks against the route table.
+lint:
+	@scripts/run-tests.sh lint scripts/lint-openapi.sh
 
 integration: $(BIN)
 	@scripts/run-tests.sh integration $(call tier_scripts,integration)

@@ -22,6 +22,7 @@ enum run_parse_result {
 struct run_options {
     struct vm_config cfg;
     enum log_level log_level;
+    char *api_socket;          /* --api-socket PATH; NULL: no API */
 };
 
 /* argv[0] is "run". On error writes one line to err. */

@@ -35,6 +35,7 @@ enum vm_exit_reason {
     VM_EXIT_POWEROFF,        /* guest powered off (ACPI S5)          -> 0 */
     VM_EXIT_REBOOT,          /* guest asked for a reset              -> 0 or restart */
     VM_EXIT_SIGNAL,          /* SIGINT/SIGTERM                        -> 0 */
+    VM_EXIT_API_STOP,        /* PUT /vm/stop, power-off timeout       -> 0 */
     VM_EXIT_CONSOLE_QUIT,    /* Ctrl-A x on the console               -> 0 */
     VM_EXIT_TRIPLE_FAULT,    /* KVM_EXIT_SHUTDOWN                     -> 3 */
     VM_EXIT_INTERNAL_ERROR,  /* KVM internal / emulation error        -> 3 */

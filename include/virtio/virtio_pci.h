@@ -125,5 +125,9 @@ void virtio_pci_destroy(struct virtio_device *vdev);
 
 /* The PCI function (tests, and the VM for ACPI/slot information). */
 struct pci_device *virtio_pci_device(struct virtio_device *vdev);
+/* The device behind the transport: its ops and the state they get as `dev` (API metrics). */
+const struct virtio_device_ops *virtio_pci_ops(const struct virtio_device *vdev);
+void *virtio_pci_dev(struct virtio_device *vdev);
+const char *virtio_pci_name(const struct virtio_device *vdev);
 
 #endif

@@ -18,6 +18,8 @@
 #include "core/vm.h"
 #include "devices/acpi_pm.h"
 #include "devices/platform_devices.h"
+#include "virtio/net.h"
+#include "virtio/virtio_pci.h"
 
 static enum api_vm_state kvm_state(void *opaque)
 {
@@ -40,7 +42,7 @@ static int kvm_resume(void *opaque)
 static void kvm_stop(void *opaque, const char *detail)
 {
     /* TODO(lead): VM_EXIT_API_STOP once vm.h has it; SIGNAL gives the same exit status 0. */
-    vm_request_stop(opaque, VM_EXIT_SIGNAL, "%s", detail);
+    vm_request_stop(opaque, VM_EXIT_API_STOP, "%s", detail);
 }
 
 static int kvm_power_button(void *opaque)
@@ -115,6 +117,32 @@ static void vcpu_run_times(struct api_vm_stats *out)
     closedir(dir);
 }
 
+/* Counters of the devices that keep them: virtio-net for now (blk and rng keep none). */
+static int device_stats(struct vm *vm, struct api_vm_stats *out)
+{
+    if (!vm->nr_virtio)
+        return 0;
+    out->devices = calloc(vm->nr_virtio, sizeof(*out->devices));
+    if (!out->devices)
+        return -ENOMEM;
+    for (unsigned i = 0; i < vm->nr_virtio; i++) {
+        struct virtio_device *vdev = vm->virtio[i];
+        if (virtio_pci_ops(vdev) != &net_device_ops)
+            continue;
+        struct net_stats ns;
+        net_dev_get_stats(virtio_pci_dev(vdev), &ns);
+        struct api_device_stats *d = &out->devices[out->nr_devices++];
+        snprintf(d->name, sizeof(d->name), "%s", virtio_pci_name(vdev));
+        d->kind = "virtio-net";
+        d->nr_ops = 2;
+        d->ops[0] = (struct api_device_op_stats){ .op = "rx", .requests = ns.rx_packets,
+            .bytes = ns.rx_bytes, .errors = ns.rx_errors, .dropped = ns.rx_dropped };
+        d->ops[1] = (struct api_device_op_stats){ .op = "tx", .requests = ns.tx_packets,
+            .bytes = ns.tx_bytes, .errors = ns.tx_errors, .dropped = ns.tx_dropped };
+    }
+    return 0;
+}
+
 static int kvm_stats(void *opaque, struct api_vm_stats *out)
 {
     struct vm *vm = opaque;
@@ -134,12 +162,7 @@ static int kvm_stats(void *opaque, struct api_vm_stats *out)
         out->vcpus[i].exits_mmio = __atomic_load_n(&vm->vcpus[i].exits_mmio, __ATOMIC_RELAXED);
     }
     vcpu_run_times(out);
-    /*
-     * TODO(lead): per-device counters need a way from vm->virtio[i] to the
-     * device (see the report): virtio-net has net_dev_get_stats(),
-     * virtio-blk has no counters yet.
-     */
-    return 0;
+    return device_stats(vm, out);
 }
 
 const struct api_vm_ops api_vm_ops_kvm = {

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "api/server.h"
 #include "arch/x86/cpu.h"
 #include "cli/commands.h"
 #include "cli/run_options.h"
@@ -81,7 +82,7 @@ static void log_lines(const char *text)
 }
 
 /* Runs one VM; *restart says whether --on-reboot restart should build it again. */
-static int run_once(const struct vm_config *cfg, bool *restart)
+static int run_once(const struct vm_config *cfg, const char *api_socket, bool *restart)
 {
     struct vm vm;
     char err[512];
@@ -91,9 +92,18 @@ static int run_once(const struct vm_config *cfg, bool *restart)
         return 1;
     }
     warn_if_pvm(&vm.boot);
+    struct api_server api;
+    if (api_socket && api_server_start(&api, api_socket, &api_vm_ops_kvm, &vm, err, sizeof(err)) < 0) {
+        log_error(NULL, "%s", err);
+        vm_destroy(&vm);
+        return 1;
+    }
     fatal_console = &vm.console;
     vm_run(&vm);
     fatal_console = NULL;
+    /* Before vm_destroy: requests in progress finish against a VM that still exists. */
+    if (api_socket)
+        api_server_stop(&api);
     enum vm_exit_reason r = vm.exit_reason;
     *restart = r == VM_EXIT_REBOOT && cfg->on_reboot == REBOOT_RESTART &&
                !atomic_load(&vm.stop_signal_seen);
@@ -121,6 +131,7 @@ static int run_once(const struct vm_config *cfg, bool *restart)
         log_notice(NULL, *restart ? "guest requested reboot; restarting" : "guest requested reboot");
         break;
     case VM_EXIT_SIGNAL:
+    case VM_EXIT_API_STOP:
     case VM_EXIT_CONSOLE_QUIT:
         log_notice(NULL, "%s", vm.exit_detail);
         break;
@@ -168,8 +179,9 @@ int cmd_run(int argc, char **argv)
     }
     bool restart = true;
     while (restart)
-        status = run_once(&opts.cfg, &restart);
+        status = run_once(&opts.cfg, opts.api_socket, &restart);
 out:
     vm_config_free(&opts.cfg);
+    free(opts.api_socket);
     return status;
 }

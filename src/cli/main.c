@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cli/client.h"
 #include "cli/commands.h"
 
 static void usage(FILE *out)
@@ -14,6 +15,12 @@ static void usage(FILE *out)
           "\n"
           "commands:\n"
           "  run        boot a VM in the foreground (casulo run --help)\n"
+          "  status     a running VM's state and configuration (--api PATH)\n"
+          "  pause      pause a running VM's vCPUs (--api PATH)\n"
+          "  resume     resume a paused VM (--api PATH)\n"
+          "  power-off  press the VM's ACPI power button, hard stop after a timeout\n"
+          "  stop       stop a VM now (--api PATH)\n"
+          "  metrics    a VM's Prometheus metrics (--api PATH)\n"
           "  version    print the version\n"
           "  help       this help\n",
           out);
@@ -28,6 +35,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
+    if (client_is_verb(cmd))
+        return cmd_client(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("casulo %s\n", CASULO_VERSION);
         return 0;

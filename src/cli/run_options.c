@@ -17,6 +17,7 @@
 enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
     OPT_ON_REBOOT, OPT_LOG_LEVEL, OPT_HELP, OPT_DISK, OPT_NET, OPT_RNG,
+    OPT_API_SOCKET,
 };
 
 static const struct option long_options[] = {
@@ -31,6 +32,7 @@ static const struct option long_options[] = {
     { "disk", required_argument, NULL, OPT_DISK },
     { "net", required_argument, NULL, OPT_NET },
     { "rng", no_argument, NULL, OPT_RNG },
+    { "api-socket", required_argument, NULL, OPT_API_SOCKET },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
 };
@@ -53,6 +55,7 @@ void run_options_usage(FILE *out)
           "                         [,serial=STR][,io=auto|uring|sync][,direct=on][,queues=N]\n"
           "  --net SPEC             virtio-net NIC on a TAP, repeatable: tap=NAME[,mac=MAC]\n"
           "  --rng                  virtio-rng entropy device (host getrandom)\n"
+          "  --api-socket PATH      serve the VM's HTTP API on this Unix socket (docs/api.md)\n"
           "  --log-level LEVEL      error, warn, notice (default), info or debug\n"
           "  -h, --help             this help\n"
           "\n"
@@ -192,6 +195,9 @@ static enum run_parse_result parse_one(int opt, const char *arg, struct run_opti
     case OPT_RNG:
         cfg->rng = true;
         return RUN_PARSE_OK;
+    case OPT_API_SOCKET:
+        ret = set_string(&opts->api_socket, arg);
+        break;
     case OPT_LOG_LEVEL:
         if (log_parse_level(arg, &opts->log_level) < 0) {
             snprintf(err, errlen, "--log-level '%s' is not one of error, warn, notice, info, debug", arg);
@@ -213,6 +219,7 @@ enum run_parse_result run_options_parse(int argc, char **argv, struct run_option
 {
     vm_config_init(&opts->cfg);
     opts->log_level = LOG_NOTICE;
+    opts->api_socket = NULL;
     err[0] = 0;
 
     optind = 0;   /* GNU: full re-initialisation, so the parser can run more than once */

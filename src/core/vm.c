@@ -36,6 +36,7 @@ static const struct { enum vm_exit_reason reason; const char *name; int status; 
     { VM_EXIT_POWEROFF, "power-off", 0 },
     { VM_EXIT_REBOOT, "reboot", 0 },
     { VM_EXIT_SIGNAL, "signal", 0 },
+    { VM_EXIT_API_STOP, "api-stop", 0 },
     { VM_EXIT_CONSOLE_QUIT, "console-quit", 0 },
     { VM_EXIT_TRIPLE_FAULT, "triple-fault", 3 },
     { VM_EXIT_INTERNAL_ERROR, "internal-error", 3 },

@@ -526,6 +526,12 @@ void virtio_pci_destroy(struct virtio_device *vdev)
 
 struct pci_device *virtio_pci_device(struct virtio_device *vdev) { return &vdev->pci; }
 
+const struct virtio_device_ops *virtio_pci_ops(const struct virtio_device *vdev) { return vdev->ops; }
+
+void *virtio_pci_dev(struct virtio_device *vdev) { return vdev->dev; }
+
+const char *virtio_pci_name(const struct virtio_device *vdev) { return vdev->name; }
+
 /* --- services for devices (virtio_dev.h) --- */
 
 struct virtq *virtio_queue(struct virtio_device *vdev, unsigned queue)
