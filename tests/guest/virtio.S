@@ -1,0 +1,883 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * virtio: drives casulo's virtio-pci devices with the polled driver in
+ * virtio_drv.h and prints what it saw, as KEY=VALUE words, for
+ * tests/kvm/virtio_*.sh to compare with what the host prepared.
+ *
+ * Command line (one guest binary for every case):
+ *   dev=blk      (default) GET_ID, read sector rd=N, write a pattern to
+ *                sector wr=M, flush, a read past the end, reset
+ *   dev=rng      two 64-byte reads
+ *   dev=net      one frame out (ethertype 0x88b5), then frames in until one
+ *                of that type arrives
+ *   bad=CASE     a hostile driver on the first disk (loop, next, head,
+ *                hole, oob, straddle, huge, avail, qsize3, ringaddr, early),
+ *                then the rng must still work and the disk must work again
+ *                after a reset
+ *   bench=rd4k|wr64k|tx n=N   N synchronous requests, for bench/io.sh
+ *   cfg=ecam     PCI config through ECAM instead of ports 0xCF8/0xCFC
+ *   exit=qemu    stop through isa-debug-exit (port 0xf4) instead of ACPI S5
+ *
+ * A PVH entry (ELF note XEN_ELFNOTE_PHYS32_ENTRY, kept only by
+ * bench/virtio-pvh.ld; the test build discards notes) lets QEMU boot the
+ * same code: it builds 2 MiB-page tables for 4 GiB, enters long mode and
+ * joins _start with the command line copied into a zero page.
+ *
+ * Everything runs at CPL0, where a PVM host emulates each instruction, so
+ * loops are short and every poll is bounded.
+ */
+#include "guest.h"
+#include "virtio.h"
+
+#define PCI_ECAM_BASE   0xe0000000
+#define BAR_WINDOW      0xc0000000      /* 32-bit BAR window; 1 MiB per slot */
+
+#define ID_NET          0x1041
+#define ID_BLK          0x1042
+#define ID_RNG          0x1044
+
+#define CTX_A           0x3f0000
+#define CTX_B           0x3f0100
+#define QMEM_A          0x400000
+#define QMEM_B          0x410000
+#define REQ_HDR         0x500000
+#define REQ_STAT        0x500100
+#define ID_BUF          0x500200
+#define DATA_BUF        0x501000        /* up to 64 KiB */
+#define RNG_BUF         0x520000
+#define TX_BUF          0x530000
+#define RX_BUF          0x540000
+#define RX_BUF_LEN      2048
+#define NET_HDR_LEN     12
+#define TX_FRAME_LEN    60
+#define BENCH_FRAME_LEN 1500
+
+#define PVH_PT          0x60000         /* PML4, PDPT, 4 PDs */
+
+#define WAIT_SHORT      2000000         /* polls of a used ring (~4 us each) */
+#define WAIT_RX         3000000
+#define WAIT_STATUS     100000          /* device_status reads (MMIO exits) */
+
+    .section .text.entry, "ax"
+    .code64
+    .globl _start
+_start:
+    leaq stack_top(%rip), %rsp
+    call idt_init
+    CMDLINE_HAS "cfg=ecam"
+    setnz vio_use_ecam(%rip)
+    PRINTLN "virtio guest"
+
+    CMDLINE_HAS "bench="
+    jnz bench
+    CMDLINE_HAS "bad="
+    jnz bad
+    CMDLINE_HAS "dev=rng"
+    jnz rng_main
+    CMDLINE_HAS "dev=net"
+    jnz net_main
+
+/* ---- virtio-blk ---------------------------------------------------- */
+blk_main:
+    movl $CTX_A, %ebx
+    movl $QMEM_A, %esi
+    xorl %ecx, %ecx
+    call blk_open
+    movl $1, %ecx
+    call vio_up
+    PRINTHEX "status="
+    call newline
+    movq CTX_BAR(%rbx), %rax
+    movq 0x2000(%rax), %r15             /* capacity in sectors */
+    movq %r15, %rax
+    PRINT "capacity="
+    call put_dec
+    call newline
+
+    /* GET_ID: 20 bytes, zero-padded when shorter. */
+    movq $-1, %rax
+    movq %rax, ID_BUF
+    movq %rax, ID_BUF + 8
+    movl %eax, ID_BUF + 16
+    movl $8, %edi
+    xorl %esi, %esi
+    movl $ID_BUF, %edx
+    movl $20, %ecx
+    movl $VQ_DESC_WRITE, %r9d
+    call blk_req
+    PRINTHEX "id_status="
+    PRINT " serial="
+    movl $ID_BUF, %esi
+    movl $20, %ecx
+    call putsn
+    call newline
+
+    /* Read sector rd= (default 5). */
+    leaq key_rd(%rip), %rdi
+    movl $5, %edx
+    call cmdline_num
+    movq %rax, %rsi
+    call fill_data_ff
+    xorl %edi, %edi
+    movl $DATA_BUF, %edx
+    movl $512, %ecx
+    movl $VQ_DESC_WRITE, %r9d
+    call blk_req
+    PRINTHEX "rd_status="
+    movl $DATA_BUF, %esi
+    movl $64, %ecx
+    call sum64
+    PRINTHEX " rd_sum="
+    PRINT " rd_head="
+    movl $16, %ecx
+    call put_bytes
+    call newline
+
+    /* Write sector wr= (default 9): qword k = 0x5a5a0000_00000000 + sector << 16 + k. */
+    leaq key_wr(%rip), %rdi
+    movl $9, %edx
+    call cmdline_num
+    movq %rax, %rsi
+    call fill_pattern
+    movl $1, %edi
+    movl $DATA_BUF, %edx
+    movl $512, %ecx
+    xorl %r9d, %r9d
+    call blk_req
+    PRINTHEX "wr_status="
+    call newline
+
+    movl $4, %edi
+    xorl %esi, %esi
+    xorl %edx, %edx
+    xorl %ecx, %ecx
+    call blk_req
+    PRINTHEX "flush_status="
+    call newline
+
+    /* One sector past the end: the device must refuse it. */
+    xorl %edi, %edi
+    movq %r15, %rsi
+    movl $DATA_BUF, %edx
+    movl $512, %ecx
+    movl $VQ_DESC_WRITE, %r9d
+    call blk_req
+    PRINTHEX "oob_status="
+    call newline
+
+    call vio_reset
+    PRINTHEX "reset_status="
+    call newline
+    PRINTLN "VIRTIO BLK DONE"
+    jmp finish
+
+/*
+ * blk_open: %rbx = context, %rsi = queue memory, %ecx = which disk. Finds
+ * and maps it; fails the guest when absent.
+ */
+blk_open:
+    movl $ID_BLK, %edi
+    pushq %rsi
+    movl %ecx, %esi
+    call vio_find
+    popq %rsi
+    testl %eax, %eax
+    jz no_blk
+    movl %eax, %edi
+    movl %eax, %edx
+    shll $20, %edx
+    addl $BAR_WINDOW, %edx
+    call vio_map
+    ret
+no_blk:
+    FAIL "no virtio-blk device"
+
+/*
+ * blk_req: %edi = type, %rsi = sector, %rdx = data, %ecx = data length
+ * (0: none), %r9d = data flags (VQ_DESC_WRITE for device-writable).
+ * -> %rax = status byte (0xff still there when the device did not write
+ * it). Fails the guest when no completion arrives.
+ */
+blk_req:
+    pushq %rdi
+    pushq %rsi
+    pushq %r8
+    movl %edi, REQ_HDR
+    movl $0, REQ_HDR + 4
+    movq %rsi, REQ_HDR + 8
+    movb $0xff, REQ_STAT
+    pushq %rcx
+    pushq %rdx
+    xorl %edi, %edi
+    xorl %esi, %esi
+    movl $REQ_HDR, %edx
+    movl $16, %ecx
+    movl $VQ_DESC_NEXT, %r8d
+    call vq_desc
+    popq %rdx
+    popq %rcx
+    testl %ecx, %ecx
+    jz 1f
+    incl %esi
+    movl %r9d, %r8d
+    orl $VQ_DESC_NEXT, %r8d
+    call vq_desc
+1:  incl %esi
+    movl $REQ_STAT, %edx
+    pushq %rcx
+    movl $1, %ecx
+    movl $VQ_DESC_WRITE, %r8d
+    call vq_desc
+    xorl %esi, %esi
+    call vq_post
+    movl $WAIT_SHORT, %ecx
+    call vq_wait
+    popq %rcx
+    cmpq $-1, %rax
+    je no_completion
+    movzbl REQ_STAT, %eax
+    popq %r8
+    popq %rsi
+    popq %rdi
+    ret
+no_completion:
+    call vio_status
+    PRINTHEX "status="
+    call newline
+    FAIL "no completion in the used ring"
+
+fill_data_ff:
+    pushq %rax
+    pushq %rcx
+    pushq %rdi
+    movq $-1, %rax
+    movl $DATA_BUF, %edi
+    movl $64, %ecx
+1:  movq %rax, (%rdi)
+    addq $8, %rdi
+    decl %ecx
+    jnz 1b
+    popq %rdi
+    popq %rcx
+    popq %rax
+    ret
+
+/* fill_pattern: %rsi = sector; fills DATA_BUF's 512 bytes (see above). */
+fill_pattern:
+    pushq %rax
+    pushq %rcx
+    pushq %rdi
+    movq %rsi, %rax
+    shlq $16, %rax
+    movabsq $0x5a5a000000000000, %rcx
+    addq %rcx, %rax
+    movl $DATA_BUF, %edi
+    movl $64, %ecx
+1:  movq %rax, (%rdi)
+    incq %rax
+    addq $8, %rdi
+    decl %ecx
+    jnz 1b
+    popq %rdi
+    popq %rcx
+    popq %rax
+    ret
+
+/* ---- virtio-rng ---------------------------------------------------- */
+rng_main:
+    movl $CTX_B, %ebx
+    call rng_open
+    movl $1, %ecx
+    call vio_up
+    PRINTHEX "status="
+    call newline
+    call rng_read
+    PRINT "rng1="
+    movl $RNG_BUF, %esi
+    movl $64, %ecx
+    call put_bytes
+    call newline
+    call rng_read
+    PRINT "rng2="
+    movl $RNG_BUF, %esi
+    movl $64, %ecx
+    call put_bytes
+    call newline
+    PRINTLN "VIRTIO RNG DONE"
+    jmp finish
+
+rng_open:
+    movl $ID_RNG, %edi
+    xorl %esi, %esi
+    call vio_find
+    testl %eax, %eax
+    jz no_rng
+    movl %eax, %edi
+    movl %eax, %edx
+    shll $20, %edx
+    addl $BAR_WINDOW, %edx
+    movl $QMEM_B, %esi
+    call vio_map
+    ret
+no_rng:
+    FAIL "no virtio-rng device"
+
+/* rng_read: zeroes RNG_BUF, asks for 64 bytes, prints rng_len=. */
+rng_read:
+    xorl %eax, %eax
+    movl $RNG_BUF, %edi
+    movl $8, %ecx
+1:  movq %rax, (%rdi)
+    addq $8, %rdi
+    decl %ecx
+    jnz 1b
+    xorl %edi, %edi
+    xorl %esi, %esi
+    movl $RNG_BUF, %edx
+    movl $64, %ecx
+    movl $VQ_DESC_WRITE, %r8d
+    call vq_desc
+    call vq_post
+    movl $WAIT_SHORT, %ecx
+    call vq_wait
+    PRINT "rng_len="
+    call put_dec
+    call newline
+    ret
+
+/* ---- virtio-net ---------------------------------------------------- */
+net_main:
+    movl $CTX_A, %ebx
+    call net_open
+    movl $2, %ecx                       /* RX and TX; no control queue */
+    call vio_up
+    PRINTHEX "status="
+    call newline
+    PRINT "mac="
+    movq CTX_BAR(%rbx), %rsi
+    addq $0x2000, %rsi
+    movl $6, %ecx
+    call put_bytes
+    movzwl 6(%rsi), %eax
+    PRINTHEX " net_status="
+    call newline
+
+    call rx_post
+
+    /* The frame: broadcast, from our MAC, ethertype 0x88b5, a text payload. */
+    movl $TX_BUF, %edi
+    xorl %eax, %eax
+    movl $(NET_HDR_LEN + TX_FRAME_LEN) / 4 + 1, %ecx
+1:  movl %eax, (%rdi, %rcx, 4)
+    decl %ecx
+    jns 1b
+    movl $TX_BUF + NET_HDR_LEN, %edi
+    movl $0xffffffff, (%rdi)
+    movw $0xffff, 4(%rdi)
+    movq CTX_BAR(%rbx), %rsi
+    movl 0x2000(%rsi), %eax
+    movl %eax, 6(%rdi)
+    movw 0x2004(%rsi), %ax
+    movw %ax, 10(%rdi)
+    movw $0xb588, 12(%rdi)
+    leaq tx_text(%rip), %rsi
+    leaq 14(%rdi), %rdi
+2:  movb (%rsi), %al
+    movb %al, (%rdi)
+    incq %rsi
+    incq %rdi
+    testb %al, %al
+    jnz 2b
+
+    movl $1, %edi
+    xorl %esi, %esi
+    movl $TX_BUF, %edx
+    movl $NET_HDR_LEN + TX_FRAME_LEN, %ecx
+    xorl %r8d, %r8d
+    call vq_desc
+    call vq_post
+    movl $WAIT_SHORT, %ecx
+    call vq_wait
+    cmpq $-1, %rax
+    je no_completion
+    PRINTLN "tx_done=1"
+
+    movl $8, %r12d                      /* frames to look at */
+3:  xorl %edi, %edi
+    movl $WAIT_RX, %ecx
+    call vq_wait
+    cmpq $-1, %rax
+    je no_rx
+    PRINT "rx_len="
+    call put_dec
+    PRINT " rx_frame="
+    leal -NET_HDR_LEN(%rax), %ecx
+    cmpl $64, %ecx
+    jbe 4f
+    movl $64, %ecx
+4:  movl $RX_BUF + NET_HDR_LEN, %esi
+    call put_bytes
+    call newline
+    cmpw $0xb588, RX_BUF + NET_HDR_LEN + 12
+    je 5f
+    call rx_post
+    decl %r12d
+    jnz 3b
+    FAIL "no frame of type 0x88b5 arrived"
+5:  PRINTLN "VIRTIO NET DONE"
+    jmp finish
+no_rx:
+    call vio_status
+    PRINTHEX "status="
+    call newline
+    FAIL "no frame arrived"
+
+net_open:
+    movl $ID_NET, %edi
+    xorl %esi, %esi
+    call vio_find
+    testl %eax, %eax
+    jz no_net
+    movl %eax, %edi
+    movl %eax, %edx
+    shll $20, %edx
+    addl $BAR_WINDOW, %edx
+    movl $QMEM_A, %esi
+    call vio_map
+    ret
+no_net:
+    FAIL "no virtio-net device"
+
+/* rx_post: one 2 KiB device-writable buffer on queue 0 (header + frame). */
+rx_post:
+    movl $0xffffffff, RX_BUF + NET_HDR_LEN + 12
+    xorl %edi, %edi
+    xorl %esi, %esi
+    movl $RX_BUF, %edx
+    movl $RX_BUF_LEN, %ecx
+    movl $VQ_DESC_WRITE, %r8d
+    call vq_desc
+    call vq_post
+    ret
+
+/* ---- hostile driver ------------------------------------------------ */
+bad:
+    movl $CTX_A, %ebx
+    movl $QMEM_A, %esi
+    xorl %ecx, %ecx
+    call blk_open
+    CMDLINE_HAS "bad=qsize3"
+    jnz bad_qsize3
+    CMDLINE_HAS "bad=ringaddr"
+    jnz bad_ringaddr
+    CMDLINE_HAS "bad=early"
+    jnz bad_early
+    movl $1, %ecx
+    call vio_up
+    PRINTHEX "up_status="
+    call newline
+
+    /* The usual read of sector 0, then each case breaks one thing. */
+    xorl %edi, %edi
+    movl $0, REQ_HDR
+    movl $0, REQ_HDR + 4
+    movq $0, REQ_HDR + 8
+    xorl %edi, %edi
+    xorl %esi, %esi
+    movl $REQ_HDR, %edx
+    movl $16, %ecx
+    movl $VQ_DESC_NEXT, %r8d
+    call vq_desc
+    incl %esi
+    movl $DATA_BUF, %edx
+    movl $512, %ecx
+    movl $VQ_DESC_NEXT | VQ_DESC_WRITE, %r8d
+    call vq_desc
+    incl %esi
+    movl $REQ_STAT, %edx
+    movl $1, %ecx
+    movl $VQ_DESC_WRITE, %r8d
+    call vq_desc
+    xorl %r14d, %r14d                   /* head to publish */
+
+    CMDLINE_HAS "bad=loop"
+    jz 1f
+    movl $1, %esi                       /* 0 -> 1 -> 1 -> ...: all writable after 0 */
+    movl $1, %edx
+    call vq_desc_next
+1:  CMDLINE_HAS "bad=next"
+    jz 1f
+    movl $1, %esi
+    movl $200, %edx
+    call vq_desc_next
+1:  CMDLINE_HAS "bad=head"
+    jz 1f
+    movl $100, %r14d
+1:  movl $0xd0000000, %edx              /* MMIO hole, no BAR there */
+    CMDLINE_HAS "bad=hole"
+    jnz 2f
+    movabsq $0x10000000000, %rdx        /* 1 TiB: no RAM */
+    CMDLINE_HAS "bad=oob"
+    jnz 2f
+    movl $0x1fffff00, %edx              /* crosses the end of 512 MiB */
+    CMDLINE_HAS "bad=straddle"
+    jnz 2f
+    jmp 3f
+2:  movl $1, %esi
+    movl $512, %ecx
+    movl $VQ_DESC_NEXT | VQ_DESC_WRITE, %r8d
+    call vq_desc
+3:  CMDLINE_HAS "bad=huge"
+    jz 1f
+    movl $1, %esi
+    movl $DATA_BUF, %edx
+    movl $0xfffffe00, %ecx
+    movl $VQ_DESC_NEXT | VQ_DESC_WRITE, %r8d
+    call vq_desc
+1:  CMDLINE_HAS "bad=avail"
+    jz 1f
+    movl CTX_QSZ(%rbx), %eax            /* publish idx = size + 1 */
+    movw %ax, CTX_Q(%rbx)
+1:  movl %r14d, %esi
+    call vq_post
+    call wait_needs_reset
+    jmp bad_after
+
+bad_qsize3:
+    call vio_begin
+    movq CTX_BAR(%rbx), %rcx
+    movw $0, 0x16(%rcx)
+    movw $3, 0x18(%rcx)
+    movw $1, 0x1c(%rcx)
+    movzwl 0x1c(%rcx), %eax
+    PRINTHEX "queue_enable="
+    call newline
+    call wait_needs_reset
+    jmp bad_after
+
+bad_ringaddr:
+    call vio_begin
+    xorl %edi, %edi
+    movl $16, %esi
+    call vio_queue
+    movq CTX_BAR(%rbx), %rcx
+    movw $0, 0x1c(%rcx)                 /* ignored: cannot disable */
+    movl $0xd0000000, %eax              /* the queue is enabled: ignored too */
+    movq %rax, 0x20(%rcx)
+    movq 0x20(%rcx), %rax
+    PRINTHEX "desc_after_enable="
+    call newline
+    /* A queue on an unenabled index with a bad address is another matter: */
+    call vio_reset
+    call vio_begin
+    movq CTX_BAR(%rbx), %rcx
+    movw $0, 0x16(%rcx)
+    movw $16, 0x18(%rcx)
+    movl $0xd0000000, %eax
+    movq %rax, 0x20(%rcx)
+    movq $QMEM_A + QMEM_AVAIL, %rax
+    movq %rax, 0x28(%rcx)
+    movq $QMEM_A + QMEM_USED, %rax
+    movq %rax, 0x30(%rcx)
+    movw $1, 0x1c(%rcx)
+    call vio_driver_ok
+    call wait_needs_reset
+    jmp bad_after
+
+bad_early:
+    call vio_begin
+    xorl %edi, %edi
+    movl $16, %esi
+    call vio_queue
+    movl $0, REQ_HDR
+    movl $0, REQ_HDR + 4
+    movq $0, REQ_HDR + 8
+    movb $0xff, REQ_STAT
+    xorl %esi, %esi
+    movl $REQ_HDR, %edx
+    movl $16, %ecx
+    movl $VQ_DESC_NEXT, %r8d
+    call vq_desc
+    incl %esi
+    movl $DATA_BUF, %edx
+    movl $512, %ecx
+    movl $VQ_DESC_NEXT | VQ_DESC_WRITE, %r8d
+    call vq_desc
+    incl %esi
+    movl $REQ_STAT, %edx
+    movl $1, %ecx
+    movl $VQ_DESC_WRITE, %r8d
+    call vq_desc
+    xorl %esi, %esi
+    call vq_post                        /* kicks before DRIVER_OK */
+    call vq_kick
+    call vio_status
+    PRINTHEX "early_status="
+    call newline
+    call vio_driver_ok
+    PRINTHEX "up_status="
+    call newline
+    call vq_kick
+    movl $WAIT_SHORT, %ecx
+    call vq_wait
+    cmpq $-1, %rax
+    je no_completion
+    movzbl REQ_STAT, %eax
+    PRINTHEX "early_rd_status="
+    call newline
+    call vio_status
+    PRINTHEX "status="
+    call newline
+    jmp bad_after
+
+/* Polls device_status until NEEDS_RESET (bounded); prints bad_status=. */
+wait_needs_reset:
+    movl $WAIT_STATUS, %ecx
+1:  call vio_status
+    testb $0x40, %al
+    jnz 2f
+    decl %ecx
+    jnz 1b
+2:  PRINTHEX "bad_status="
+    call newline
+    ret
+
+/* After the attack: the rng works, and the disk works again after a reset. */
+bad_after:
+    pushq %rbx
+    movl $CTX_B, %ebx
+    call rng_open
+    movl $1, %ecx
+    call vio_up
+    PRINTHEX "rng_status="
+    call newline
+    call rng_read
+    PRINT "rng1="
+    movl $RNG_BUF, %esi
+    movl $64, %ecx
+    call put_bytes
+    call newline
+    popq %rbx
+    movl $1, %ecx
+    call vio_up
+    PRINTHEX "again_status="
+    call newline
+    call fill_data_ff
+    xorl %edi, %edi
+    xorl %esi, %esi
+    movl $DATA_BUF, %edx
+    movl $512, %ecx
+    movl $VQ_DESC_WRITE, %r9d
+    call blk_req
+    PRINTHEX "again_rd_status="
+    movl $DATA_BUF, %esi
+    movl $64, %ecx
+    call sum64
+    PRINTHEX " again_rd_sum="
+    call newline
+    PRINTLN "VIRTIO BAD DONE"
+    jmp finish
+
+/* ---- benchmark loops ----------------------------------------------- */
+bench:
+    leaq key_n(%rip), %rdi
+    movl $1000, %edx
+    call cmdline_num
+    movq %rax, %r15                     /* requests */
+    xorl %r13d, %r13d                   /* errors */
+    movl $CTX_A, %ebx
+    CMDLINE_HAS "bench=tx"
+    jnz bench_tx
+    movl $QMEM_A, %esi
+    xorl %ecx, %ecx
+    call blk_open
+    movl $1, %ecx
+    call vio_up
+    PRINTHEX "status="
+    call newline
+    /* 4 KiB reads, or 64 KiB writes, cycling over the first 1 MiB. */
+    movl $4096, %r12d
+    movl $VQ_DESC_NEXT | VQ_DESC_WRITE, %r8d
+    xorl %r9d, %r9d                     /* type IN */
+    movl $7, %r10d                      /* sector mask: 8 x 512 B = 4 KiB steps */
+    CMDLINE_HAS "bench=wr64k"
+    jz 1f
+    movl $65536, %r12d
+    movl $VQ_DESC_NEXT, %r8d
+    movl $1, %r9d
+    movl $127, %r10d
+1:  movl %r9d, REQ_HDR
+    movl $0, REQ_HDR + 4
+    xorl %edi, %edi
+    movl $1, %esi
+    movl $DATA_BUF, %edx
+    movl %r12d, %ecx
+    call vq_desc
+    xorl %esi, %esi
+    movl $REQ_HDR, %edx
+    movl $16, %ecx
+    movl $VQ_DESC_NEXT, %r8d
+    call vq_desc
+    movl $2, %esi
+    movl $REQ_STAT, %edx
+    movl $1, %ecx
+    movl $VQ_DESC_WRITE, %r8d
+    call vq_desc
+    PRINTLN "BENCH START"
+    xorl %r14d, %r14d                   /* sector */
+    testq %r15, %r15
+    jz 3f
+2:  movq %r14, REQ_HDR + 8
+    movb $0xff, REQ_STAT
+    xorl %esi, %esi
+    call vq_post
+    movl $WAIT_SHORT, %ecx
+    call vq_wait
+    cmpq $-1, %rax
+    je no_completion
+    cmpb $0, REQ_STAT
+    je 4f
+    incl %r13d
+4:  leaq 1(%r14, %r10), %r14
+    andl $2047, %r14d                   /* stay in the first 1 MiB */
+    decq %r15
+    jnz 2b
+3:  PRINTLN "BENCH END"
+    movq %r13, %rax
+    PRINT "bench_errors="
+    call put_dec
+    call newline
+    jmp finish
+
+bench_tx:
+    call net_open
+    movl $2, %ecx
+    call vio_up
+    PRINTHEX "status="
+    call newline
+    /* A zeroed header and a broadcast frame of ethertype 0x88b5. */
+    movl $TX_BUF, %edi
+    xorl %eax, %eax
+    movl $(NET_HDR_LEN + BENCH_FRAME_LEN) / 8 + 1, %ecx
+1:  movq %rax, (%rdi, %rcx, 8)
+    decl %ecx
+    jns 1b
+    movl $0xffffffff, TX_BUF + NET_HDR_LEN
+    movw $0xffff, TX_BUF + NET_HDR_LEN + 4
+    movw $0xb588, TX_BUF + NET_HDR_LEN + 12
+    movl $1, %edi
+    xorl %esi, %esi
+    movl $TX_BUF, %edx
+    movl $NET_HDR_LEN + BENCH_FRAME_LEN, %ecx
+    xorl %r8d, %r8d
+    call vq_desc
+    PRINTLN "BENCH START"
+    testq %r15, %r15
+    jz 3f
+2:  xorl %esi, %esi
+    call vq_post
+    movl $WAIT_SHORT, %ecx
+    call vq_wait
+    cmpq $-1, %rax
+    je no_completion
+    decq %r15
+    jnz 2b
+3:  PRINTLN "BENCH END"
+    PRINTLN "bench_errors=0"
+    jmp finish
+
+/* ---- the end ------------------------------------------------------- */
+finish:
+    CMDLINE_HAS "exit=qemu"
+    jz poweroff
+    movb $0, %al
+    outb %al, $0xf4                     /* isa-debug-exit */
+    jmp triple_fault
+
+key_rd: .asciz "rd="
+key_wr: .asciz "wr="
+key_n:  .asciz "n="
+tx_text: .asciz "casulo tiny guest tx"
+
+#include "guest_lib.h"
+#include "virtio_drv.h"
+
+/* ---- PVH entry (QEMU): 32-bit protected mode, paging off, %ebx = start_info */
+    .code32
+pvh_start:
+    cli
+    movl 24(%ebx), %eax                 /* hvm_start_info.cmdline_paddr */
+    movl %eax, ZERO_PAGE + BP_CMD_LINE_PTR
+    movl $0, ZERO_PAGE + BP_EXT_CMD_LINE_PTR
+    /* PML4[0] -> PDPT; PDPT[0..3] -> 4 PDs of 2 MiB pages: 4 GiB, U/S set. */
+    movl $PVH_PT, %edi
+    movl $PVH_PT + 0x1007, (%edi)
+    movl $0, 4(%edi)
+    movl $PVH_PT + 0x1000, %edi
+    movl $PVH_PT + 0x2007, %eax
+    xorl %ecx, %ecx
+1:  movl %eax, (%edi, %ecx, 8)
+    movl $0, 4(%edi, %ecx, 8)
+    addl $0x1000, %eax
+    incl %ecx
+    cmpl $4, %ecx
+    jb 1b
+    movl $PVH_PT + 0x2000, %edi
+    movl $0x87, %eax
+    xorl %ecx, %ecx
+2:  movl %eax, (%edi, %ecx, 8)
+    movl $0, 4(%edi, %ecx, 8)
+    addl $0x200000, %eax
+    incl %ecx
+    cmpl $2048, %ecx
+    jb 2b
+    movl %cr4, %eax
+    orl $0x20, %eax                     /* PAE */
+    movl %eax, %cr4
+    movl $PVH_PT, %eax
+    movl %eax, %cr3
+    movl $0xc0000080, %ecx              /* EFER.LME */
+    rdmsr
+    orl $0x100, %eax
+    wrmsr
+    lgdt pvh_gdt_desc
+    movl %cr0, %eax
+    orl $0x80000001, %eax
+    movl %eax, %cr0
+    ljmp $0x10, $pvh_long
+    .code64
+pvh_long:
+    movl $0x18, %eax
+    movl %eax, %ds
+    movl %eax, %es
+    movl %eax, %ss
+    jmp _start
+
+    .balign 8
+pvh_gdt:
+    .quad 0
+    .quad 0
+    .quad 0x00af9a000000ffff            /* 0x10: 64-bit code */
+    .quad 0x00cf92000000ffff            /* 0x18: data */
+pvh_gdt_desc:
+    .word pvh_gdt_desc - pvh_gdt - 1
+    .long pvh_gdt
+
+    .section .note.pvh, "a", @note
+    .balign 4
+    .long 4                             /* "Xen\0" */
+    .long 8
+    .long 18                            /* XEN_ELFNOTE_PHYS32_ENTRY */
+    .asciz "Xen"
+    .balign 4
+    .quad pvh_start
+
+    .data
+vio_use_ecam:
+    .byte 0
+
+    .bss
+    .balign 16
+stack:
+    .skip 16384
+stack_top:
