@@ -165,6 +165,69 @@ blk_main:
     PRINTHEX "oob_status="
     call newline
 
+    /*
+     * Move BAR 4 by 512 KiB while the device runs: a kick at the old
+     * address must do nothing (no stale ioeventfd), one at the new address
+     * must work.
+     */
+    movq CTX_BAR(%rbx), %r14
+    movl CTX_SLOT(%rbx), %edi
+    leaq 0x80000(%r14), %rdx
+    movl $0x20, %esi
+    call pci_cfg_write32
+    movq %rdx, CTX_BAR(%rbx)
+    call pci_cfg_read32
+    andl $0xfffffff0, %eax
+    subq %r14, %rax
+    PRINTHEX "bar_moved_by="
+    call newline
+    leaq key_rd(%rip), %rdi
+    movl $5, %edx
+    call cmdline_num
+    movl $0, REQ_HDR
+    movl $0, REQ_HDR + 4
+    movq %rax, REQ_HDR + 8
+    movb $0xff, REQ_STAT
+    call fill_data_ff
+    xorl %edi, %edi
+    xorl %esi, %esi
+    movl $REQ_HDR, %edx
+    movl $16, %ecx
+    movl $VQ_DESC_NEXT, %r8d
+    call vq_desc
+    incl %esi
+    movl $DATA_BUF, %edx
+    movl $512, %ecx
+    movl $VQ_DESC_NEXT | VQ_DESC_WRITE, %r8d
+    call vq_desc
+    incl %esi
+    movl $REQ_STAT, %edx
+    movl $1, %ecx
+    movl $VQ_DESC_WRITE, %r8d
+    call vq_desc
+    xorl %esi, %esi
+    call vq_publish
+    movw $0, 0x3000(%r14)               /* the old notify address */
+    movl $20000, %ecx
+    call vq_wait
+    cmpq $-1, %rax
+    setne %al
+    movzbl %al, %eax
+    PRINTHEX "stale_kick_completed="
+    call newline
+    call vq_kick
+    movl $WAIT_SHORT, %ecx
+    call vq_wait
+    cmpq $-1, %rax
+    je no_completion
+    movzbl REQ_STAT, %eax
+    PRINTHEX "moved_rd_status="
+    movl $DATA_BUF, %esi
+    movl $64, %ecx
+    call sum64
+    PRINTHEX " moved_rd_sum="
+    call newline
+
     call vio_reset
     PRINTHEX "reset_status="
     call newline
@@ -472,6 +535,10 @@ bad:
     jnz bad_ringaddr
     CMDLINE_HAS "bad=early"
     jnz bad_early
+    CMDLINE_HAS "bad=qsize0"
+    jnz bad_qsize0
+    CMDLINE_HAS "bad=nofeat"
+    jnz bad_nofeat
     movl $1, %ecx
     call vio_up
     PRINTHEX "up_status="
@@ -534,7 +601,25 @@ bad:
     movl $0xfffffe00, %ecx
     movl $VQ_DESC_NEXT | VQ_DESC_WRITE, %r8d
     call vq_desc
-1:  CMDLINE_HAS "bad=avail"
+1:  CMDLINE_HAS "bad=nostatus"
+    jz 1f
+    movl $1, %esi                       /* data readable, no status: nothing writable */
+    movl $DATA_BUF, %edx
+    movl $512, %ecx
+    xorl %r8d, %r8d
+    call vq_desc
+1:  CMDLINE_HAS "bad=indirect"
+    jz 1f
+    xorl %esi, %esi                     /* head -> a table of the 3 good descriptors */
+    movq CTX_QMEM(%rbx), %rdx
+    movl $48, %ecx
+    movl $4, %r8d                       /* VIRTQ_DESC_F_INDIRECT, not negotiated */
+    call vq_desc
+1:  CMDLINE_HAS "bad=notify"
+    jnz bad_notify
+    CMDLINE_HAS "bad=inflight"
+    jnz bad_inflight
+    CMDLINE_HAS "bad=avail"
     jz 1f
     movl CTX_QSZ(%rbx), %eax            /* publish idx = size + 1 */
     movw %ax, CTX_Q(%rbx)
@@ -553,6 +638,72 @@ bad_qsize3:
     PRINTHEX "queue_enable="
     call newline
     call wait_needs_reset
+    jmp bad_after
+
+bad_qsize0:
+    call vio_begin
+    movq CTX_BAR(%rbx), %rcx
+    movw $0, 0x16(%rcx)
+    movw $0, 0x18(%rcx)
+    movw $1, 0x1c(%rcx)
+    movzwl 0x1c(%rcx), %eax
+    PRINTHEX "queue_enable="
+    call newline
+    call wait_needs_reset
+    jmp bad_after
+
+/* DRIVER_OK without FEATURES_OK. */
+bad_nofeat:
+    call vio_reset
+    movl $1, %esi
+    call vio_set_status
+    movl $3, %esi
+    call vio_set_status
+    movl $7, %esi
+    call vio_set_status
+    call wait_needs_reset
+    jmp bad_after
+
+/*
+ * Kicks of queues the device lacks and a write to read-only device config:
+ * ignored, the disk keeps working (status stays 0xf).
+ */
+bad_notify:
+    movq CTX_BAR(%rbx), %rcx
+    movw $7, 0x3000 + 4 * 7(%rcx)
+    movw $0, 0x3ffc(%rcx)
+    movl $0xffff, 0x3002(%rcx)          /* misaligned, into queue 0's slot */
+    movq $0, 0x2000(%rcx)
+    movq 0x2000(%rcx), %rax
+    PRINT "capacity_after="
+    call put_dec
+    call newline
+    xorl %esi, %esi
+    call vq_post
+    movl $WAIT_SHORT, %ecx
+    call vq_wait
+    cmpq $-1, %rax
+    je no_completion
+    movzbl REQ_STAT, %eax
+    PRINTHEX "notify_rd_status="
+    call newline
+    call vio_status
+    PRINTHEX "bad_status="
+    call newline
+    jmp bad_after
+
+/* A 64 KiB read posted, then a reset at once, while it may be in flight. */
+bad_inflight:
+    movl $1, %esi
+    movl $DATA_BUF, %edx
+    movl $65536, %ecx
+    movl $VQ_DESC_NEXT | VQ_DESC_WRITE, %r8d
+    call vq_desc
+    xorl %esi, %esi
+    call vq_post
+    call vio_reset
+    PRINTHEX "reset_status="
+    call newline
     jmp bad_after
 
 bad_ringaddr:

@@ -300,9 +300,13 @@ vq_desc_next:
 
 /*
  * vq_post: %edi = queue, %esi = head. Puts the head in the available ring,
- * publishes the index and kicks.
+ * publishes the index and kicks. vq_publish does the same without the kick.
  */
 vq_post:
+    call vq_publish
+    jmp vq_kick
+
+vq_publish:
     pushq %rax
     pushq %rcx
     pushq %rdx
@@ -317,7 +321,6 @@ vq_post:
     incl %eax
     movw %ax, CTX_Q(%rbx, %rdi, 4)
     movw %ax, 2(%rdx)
-    call vq_kick
     popq %rdx
     popq %rcx
     popq %rax

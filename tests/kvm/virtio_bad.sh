@@ -34,8 +34,11 @@ check_survivors() {
 # available entry of 100; hole/oob/straddle: a buffer in the MMIO hole, at
 # 1 TiB, across the end of RAM; huge: a 4 GiB - 512 length; avail: the
 # available index 17 ahead; qsize3: queue_size 3; ringaddr: a descriptor
-# table in the MMIO hole.
-for c in loop next head hole oob straddle huge avail qsize3 ringaddr; do
+# table in the MMIO hole; qsize0: queue_size 0; nofeat: DRIVER_OK without
+# FEATURES_OK; nostatus: a request with nothing device-writable; indirect:
+# an indirect descriptor without VIRTIO_F_INDIRECT_DESC.
+for c in loop next head hole oob straddle huge avail qsize3 ringaddr qsize0 \
+         nofeat nostatus indirect; do
     casulo_run --kernel "$GUESTS/virtio.elf" --memory 512M \
         --disk "path=$T/disk.img" --rng --cmdline "bad=$c"
     RUN_DESC="$RUN_DESC [case $c]"
@@ -43,7 +46,7 @@ for c in loop next head hole oob straddle huge avail qsize3 ringaddr; do
     [ -n "$st" ] && (( st & 0x40 )) || fail "bad=$c: device_status $st lacks NEEDS_RESET (0x40)"
     expect_err_re "needs reset"
     case $c in
-    qsize3) expect_value queue_enable 0x0 ;;
+    qsize3 | qsize0) expect_value queue_enable 0x0 ;;
     ringaddr) expect_value desc_after_enable 0x400000 ;;
     esac
     check_survivors
@@ -56,5 +59,21 @@ expect_value up_status 0xf
 expect_value early_rd_status 0x0
 expect_value status 0xf
 expect_no_err_re "needs reset"
+check_survivors
+
+# Kicks of queues the disk lacks (and a misaligned one), a write to its
+# read-only config space: ignored, the disk goes on.
+casulo_run --kernel "$GUESTS/virtio.elf" --memory 512M \
+    --disk "path=$T/disk.img" --rng --cmdline "bad=notify"
+expect_value capacity_after 1024
+expect_value notify_rd_status 0x0
+expect_value bad_status 0xf
+expect_no_err_re "needs reset"
+check_survivors
+
+# A reset while a 64 KiB read may still be in flight must finish (status 0).
+casulo_run --kernel "$GUESTS/virtio.elf" --memory 512M \
+    --disk "path=$T/disk.img" --rng --cmdline "bad=inflight"
+expect_value reset_status 0x0
 check_survivors
 echo "ok"

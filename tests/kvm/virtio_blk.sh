@@ -4,7 +4,9 @@
 # disk through its polled virtio-pci driver. It reads the GET_ID serial, reads
 # a random sector of a random image and prints a checksum and the first 16
 # bytes, writes a sector-derived pattern to another random sector, flushes,
-# reads one sector past the end and resets the device. The test compares
+# reads one sector past the end, moves BAR 4 while the device runs (a kick
+# at the old notify address must do nothing, the read through the new one
+# must work) and resets the device. The test compares
 # what the guest printed with the image and, after casulo exited, checks that
 # the image holds the pattern in that sector and nothing else changed. Runs
 # on both I/O engines, with config mechanism #1 and with ECAM, and read-only.
@@ -66,6 +68,11 @@ run_case() {   # IO CFG
     expect_value wr_status 0x0
     expect_value flush_status 0x0
     expect_value oob_status 0x1           # VIRTIO_BLK_S_IOERR
+    # BAR 4 moved while running: the old notify address is dead, the new one works.
+    expect_value bar_moved_by 0x80000
+    expect_value stale_kick_completed 0x0
+    expect_value moved_rd_status 0x0
+    expect_value moved_rd_sum "$sum"
     expect_value reset_status 0x0
     expect_no_err_re "needs reset|warning"
     local why
