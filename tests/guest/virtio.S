@@ -155,6 +155,14 @@ blk_main:
     PRINTHEX "flush_status="
     call newline
 
+    /* No MSI-X: each completion set ISR bit 0; reading the ISR clears it. */
+    movq CTX_BAR(%rbx), %rcx
+    movzbl 0x1000(%rcx), %eax
+    PRINTHEX "isr1="
+    movzbl 0x1000(%rcx), %eax
+    PRINTHEX " isr2="
+    call newline
+
     /* One sector past the end: the device must refuse it. */
     xorl %edi, %edi
     movq %r15, %rsi
@@ -539,6 +547,10 @@ bad:
     jnz bad_qsize0
     CMDLINE_HAS "bad=nofeat"
     jnz bad_nofeat
+    CMDLINE_HAS "bad=features"
+    jnz bad_features
+    CMDLINE_HAS "bad=rng"
+    jnz bad_rng
     movl $1, %ecx
     call vio_up
     PRINTHEX "up_status="
@@ -615,6 +627,26 @@ bad:
     movl $48, %ecx
     movl $4, %r8d                       /* VIRTQ_DESC_F_INDIRECT, not negotiated */
     call vq_desc
+1:  CMDLINE_HAS "bad=selfdma"
+    jz 1f
+    movl $1, %esi                       /* read into the descriptor table itself */
+    movq CTX_QMEM(%rbx), %rdx
+    movl $512, %ecx
+    movl $VQ_DESC_NEXT | VQ_DESC_WRITE, %r8d
+    call vq_desc
+    xorl %esi, %esi
+    call vq_post
+    movl $WAIT_SHORT, %ecx
+    call vq_wait
+    cmpq $-1, %rax
+    je no_completion
+    movzbl REQ_STAT, %eax
+    PRINTHEX "selfdma_rd_status="
+    call newline
+    call vio_status
+    PRINTHEX "bad_status="
+    call newline
+    jmp bad_after
 1:  CMDLINE_HAS "bad=notify"
     jnz bad_notify
     CMDLINE_HAS "bad=inflight"
@@ -652,6 +684,67 @@ bad_qsize0:
     call wait_needs_reset
     jmp bad_after
 
+/* Features outside the offer (bit 63): FEATURES_OK must not stick. */
+bad_features:
+    call vio_reset
+    movl $1, %esi
+    call vio_set_status
+    movl $3, %esi
+    call vio_set_status
+    movq CTX_BAR(%rbx), %rcx
+    movl $1, 0x08(%rcx)
+    movl $0x80000001, 0x0c(%rcx)
+    movl $0xb, %esi
+    call vio_set_status
+    call vio_status
+    PRINTHEX "feat_status="
+    call newline
+    jmp bad_after
+
+/*
+ * The rng instead of the disk: a device-readable buffer (nothing to fill),
+ * then a 1 MiB one. The disk is the survivor here, and the rng itself
+ * after its reset in bad_after.
+ */
+bad_rng:
+    pushq %rbx
+    movl $CTX_B, %ebx
+    call rng_open
+    movl $1, %ecx
+    call vio_up
+    xorl %edi, %edi
+    xorl %esi, %esi
+    movl $RNG_BUF, %edx
+    movl $64, %ecx
+    xorl %r8d, %r8d
+    call vq_desc
+    call vq_post
+    movl $WAIT_SHORT, %ecx
+    call vq_wait
+    PRINTHEX "rng_ro_len="
+    call vio_status
+    PRINTHEX " rng_ro_status="
+    call newline
+    testb $0x40, %al
+    jz 1f
+    movl $1, %ecx
+    call vio_up
+1:  xorl %edi, %edi
+    xorl %esi, %esi
+    movl $0x600000, %edx
+    movl $0x100000, %ecx
+    movl $VQ_DESC_WRITE, %r8d
+    call vq_desc
+    call vq_post
+    movl $WAIT_SHORT, %ecx
+    call vq_wait
+    PRINTHEX "rng_big_len="
+    call vio_status
+    PRINTHEX " rng_big_status="
+    call newline
+    popq %rbx
+    jmp bad_after
+
 /* DRIVER_OK without FEATURES_OK. */
 bad_nofeat:
     call vio_reset
@@ -677,6 +770,11 @@ bad_notify:
     movq 0x2000(%rcx), %rax
     PRINT "capacity_after="
     call put_dec
+    call newline
+    movl $1, %esi                       /* clears bits: ignored */
+    call vio_set_status
+    call vio_status
+    PRINTHEX "status_after_clear="
     call newline
     xorl %esi, %esi
     call vq_post
@@ -790,6 +888,9 @@ wait_needs_reset:
     decl %ecx
     jnz 1b
 2:  PRINTHEX "bad_status="
+    movq CTX_BAR(%rbx), %rax
+    movzbl 0x1000(%rax), %eax           /* bit 1: the configuration-change interrupt */
+    PRINTHEX " isr="
     call newline
     ret
 

@@ -44,6 +44,8 @@ for c in loop next head hole oob straddle huge avail qsize3 ringaddr qsize0 \
     RUN_DESC="$RUN_DESC [case $c]"
     st=$(out_value bad_status)
     [ -n "$st" ] && (( st & 0x40 )) || fail "bad=$c: device_status $st lacks NEEDS_RESET (0x40)"
+    isr=$(out_value isr)
+    [ -n "$isr" ] && (( isr & 2 )) || fail "bad=$c: ISR $isr lacks the configuration-change bit (0x2)"
     expect_err_re "needs reset"
     case $c in
     qsize3 | qsize0) expect_value queue_enable 0x0 ;;
@@ -66,9 +68,32 @@ check_survivors
 casulo_run --kernel "$GUESTS/virtio.elf" --memory 512M \
     --disk "path=$T/disk.img" --rng --cmdline "bad=notify"
 expect_value capacity_after 1024
+expect_value status_after_clear 0xf
 expect_value notify_rd_status 0x0
 expect_value bad_status 0xf
 expect_no_err_re "needs reset"
+check_survivors
+
+# A driver asking for features outside the offer (bit 63): FEATURES_OK
+# must not stick; no reset needed.
+casulo_run --kernel "$GUESTS/virtio.elf" --memory 512M \
+    --disk "path=$T/disk.img" --rng --cmdline "bad=features"
+expect_value feat_status 0x3
+check_survivors
+
+# A read into the queue's own descriptor table: legal, if unwise.
+casulo_run --kernel "$GUESTS/virtio.elf" --memory 512M \
+    --disk "path=$T/disk.img" --rng --cmdline "bad=selfdma"
+expect_value selfdma_rd_status 0x0
+expect_value bad_status 0xf
+check_survivors
+
+# The rng attacked instead: a device-readable buffer, then a 1 MiB one
+# (the device may fill less). It must work again after a reset.
+casulo_run --kernel "$GUESTS/virtio.elf" --memory 512M \
+    --disk "path=$T/disk.img" --rng --cmdline "bad=rng"
+big=$(out_value rng_big_len)
+[ -n "$big" ] && (( big > 0 && big <= 0x100000 )) || fail "rng filled $big bytes of a 1 MiB buffer"
 check_survivors
 
 # A reset while a 64 KiB read may still be in flight must finish (status 0).

@@ -67,6 +67,8 @@ run_case() {   # IO CFG
     expect_value rd_head "$headb"
     expect_value wr_status 0x0
     expect_value flush_status 0x0
+    expect_value isr1 0x1                 # INTx mode: a used-buffer interrupt, cleared by the read
+    expect_value isr2 0x0
     expect_value oob_status 0x1           # VIRTIO_BLK_S_IOERR
     # BAR 4 moved while running: the old notify address is dead, the new one works.
     expect_value bar_moved_by 0x80000
