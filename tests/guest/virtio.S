@@ -9,7 +9,9 @@
  *                sector wr=M, flush, a read past the end, reset
  *   dev=rng      two 64-byte reads
  *   dev=net      one frame out (ethertype 0x88b5), then frames in until one
- *                of that type arrives
+ *                of that type arrives; with netbad, first frames the device
+ *                must drop and a device-readable RX buffer
+ *   dev=msix     MSI-X interrupts on the rng
  *   bad=CASE     a hostile driver on the first disk (loop, next, head,
  *                hole, oob, straddle, huge, avail, qsize3, ringaddr, early),
  *                then the rng must still work and the disk must work again
@@ -602,7 +604,10 @@ net_main:
     PRINTHEX " net_status="
     call newline
 
-    call rx_post
+    CMDLINE_HAS "netbad"
+    jz 1f
+    call net_bad
+1:  call rx_post
 
     /* The frame: broadcast, from our MAC, ethertype 0x88b5, a text payload. */
     movl $TX_BUF, %edi
@@ -651,6 +656,9 @@ net_main:
     PRINT "rx_len="
     call put_dec
     PRINT " rx_frame="
+    xorl %ecx, %ecx
+    cmpl $NET_HDR_LEN, %eax
+    jb 4f
     leal -NET_HDR_LEN(%rax), %ecx
     cmpl $64, %ecx
     jbe 4f
@@ -658,9 +666,12 @@ net_main:
 4:  movl $RX_BUF + NET_HDR_LEN, %esi
     call put_bytes
     call newline
+    testq %rax, %rax                    /* a chain returned empty: not reposted */
+    jz 6f
     cmpw $0xb588, RX_BUF + NET_HDR_LEN + 12
     je 5f
     call rx_post
+6:
     decl %r12d
     jnz 3b
     FAIL "no frame of type 0x88b5 arrived"
@@ -687,6 +698,71 @@ net_open:
     ret
 no_net:
     FAIL "no virtio-net device"
+
+/*
+ * net_bad: frames the device must drop (each still comes back in the used
+ * ring), then a device-readable RX buffer ahead of the good one, which the
+ * device must return empty. Every bad frame has ethertype 0x88b5 and
+ * payload "bad", so one leaking to the TAP would be what the test captures.
+ */
+#define TX_BAD          0x560000
+net_bad:
+    movl $TX_BAD, %edi
+    xorl %eax, %eax
+    movl $(NET_HDR_LEN + TX_FRAME_LEN) / 4 + 1, %ecx
+1:  movl %eax, (%rdi, %rcx, 4)
+    decl %ecx
+    jns 1b
+    movl $0xffffffff, TX_BAD + NET_HDR_LEN
+    movw $0xffff, TX_BAD + NET_HDR_LEN + 4
+    movl $0x00000252, TX_BAD + NET_HDR_LEN + 6
+    movw $0xb588, TX_BAD + NET_HDR_LEN + 12
+    movl $0x00646162, TX_BAD + NET_HDR_LEN + 14     /* "bad" */
+    movb $2, TX_BAD                     /* DATA_VALID from a driver */
+    movl $NET_HDR_LEN + TX_FRAME_LEN, %ecx
+    call net_tx_raw
+    movb $1, TX_BAD                     /* NEEDS_CSUM, CSUM not negotiated */
+    movw $14, TX_BAD + 6
+    movw $16, TX_BAD + 8
+    call net_tx_raw
+    movb $1, TX_BAD + 1                 /* GSO TCPV4, not negotiated */
+    movw $54, TX_BAD + 2
+    movw $1000, TX_BAD + 4
+    call net_tx_raw
+    movl $0, TX_BAD
+    movl $0, TX_BAD + 4
+    movl $0, TX_BAD + 8
+    movl $6, %ecx                       /* shorter than the header */
+    call net_tx_raw
+    movl $NET_HDR_LEN + 70000, %ecx     /* longer than any frame */
+    call net_tx_raw
+    call vio_status
+    PRINTHEX "after_bad_tx_status="
+    call newline
+    xorl %edi, %edi                     /* RX: a device-readable chain first */
+    movl $2, %esi
+    movl $RX_BUF + 0x1000, %edx
+    movl $RX_BUF_LEN, %ecx
+    xorl %r8d, %r8d
+    call vq_desc
+    call vq_post
+    ret
+
+/* net_tx_raw: sends TX_BAD, %ecx bytes, on queue 1 and waits for it. */
+net_tx_raw:
+    pushq %rcx
+    movl $1, %edi
+    xorl %esi, %esi
+    movl $TX_BAD, %edx
+    xorl %r8d, %r8d
+    call vq_desc
+    call vq_post
+    movl $WAIT_SHORT, %ecx
+    call vq_wait
+    cmpq $-1, %rax
+    je no_completion
+    popq %rcx
+    ret
 
 /* rx_post: one 2 KiB device-writable buffer on queue 0 (header + frame). */
 rx_post:
