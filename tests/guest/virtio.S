@@ -6,7 +6,8 @@
  *
  * Command line (one guest binary for every case):
  *   dev=blk      (default) GET_ID, read sector rd=N, write a pattern to
- *                sector wr=M, flush, a read past the end, reset
+ *                sector wr=M, flush, requests the device must refuse, a BAR
+ *                move, reset; on queue q=Q (default 0)
  *   dev=rng      two 64-byte reads
  *   dev=net      one frame out (ethertype 0x88b5), then frames in until one
  *                of that type arrives; with netbad, first frames the device
@@ -87,7 +88,29 @@ blk_main:
     movl $QMEM_A, %esi
     xorl %ecx, %ecx
     call blk_open
-    movl $1, %ecx
+    /* Every queue (up to 4) is set up; requests go to queue q= (default 0). */
+    movq CTX_BAR(%rbx), %rax
+    movzwl 0x12(%rax), %ecx
+    movl %ecx, %eax
+    PRINT "num_queues="
+    call put_dec
+    call newline
+    cmpl $4, %ecx
+    jbe 1f
+    movl $4, %ecx
+1:  leaq key_q(%rip), %rdi
+    xorl %edx, %edx
+    call cmdline_num
+    cmpl %ecx, %eax
+    jb 2f
+    FAIL "q= names a queue that is not set up"
+2:  movl %eax, blk_queue(%rip)
+    testl %eax, %eax
+    jz 3f
+    movl $1 << 12, vio_feat0(%rip)      /* VIRTIO_BLK_F_MQ: queues past 0 */
+3:  movl vio_feat0(%rip), %eax
+    PRINTHEX "features0="
+    call newline
     call vio_up
     PRINTHEX "status="
     call newline
@@ -177,6 +200,53 @@ blk_main:
     PRINTHEX "oob_status="
     call newline
 
+    /* Ranges that end past the disk or wrap, odd lengths, unknown types. */
+    leaq -1(%r15), %rsi                 /* last sector, 2 sectors long */
+    movl $1024, %ecx
+    call blk_read_req
+    PRINTHEX "cross_status="
+    movq $-1, %rsi                      /* sector 2^64 - 1: wraps */
+    movl $512, %ecx
+    call blk_read_req
+    PRINTHEX " wrap_status="
+    xorl %esi, %esi
+    movl $100, %ecx                     /* not a multiple of 512 */
+    call blk_read_req
+    PRINTHEX " odd_status="
+    movl $0x77, %edi
+    xorl %esi, %esi
+    movl $DATA_BUF, %edx
+    movl $512, %ecx
+    movl $VQ_DESC_WRITE, %r9d
+    call blk_req
+    PRINTHEX " unknown_status="
+    /* DISCARD without VIRTIO_BLK_F_DISCARD negotiated: one 16-byte segment. */
+    movq $0, DATA_BUF
+    movq $8, DATA_BUF + 8
+    movl $11, %edi
+    xorl %esi, %esi
+    movl $DATA_BUF, %edx
+    movl $16, %ecx
+    xorl %r9d, %r9d
+    call blk_req
+    PRINTHEX " discard_status="
+    call newline
+    /* GET_ID into 4 bytes: nothing may be written past them. */
+    movq $-1, %rax
+    movq %rax, ID_BUF
+    movl $8, %edi
+    xorl %esi, %esi
+    movl $ID_BUF, %edx
+    movl $4, %ecx
+    movl $VQ_DESC_WRITE, %r9d
+    call blk_req
+    PRINTHEX "id4_status="
+    PRINT " id4="
+    movl $ID_BUF, %esi
+    movl $8, %ecx
+    call put_bytes
+    call newline
+
     /*
      * Move BAR 4 by 512 KiB while the device runs: a kick at the old
      * address must do nothing (no stale ioeventfd), one at the new address
@@ -201,7 +271,7 @@ blk_main:
     movq %rax, REQ_HDR + 8
     movb $0xff, REQ_STAT
     call fill_data_ff
-    xorl %edi, %edi
+    movl blk_queue(%rip), %edi
     xorl %esi, %esi
     movl $REQ_HDR, %edx
     movl $16, %ecx
@@ -219,7 +289,7 @@ blk_main:
     call vq_desc
     xorl %esi, %esi
     call vq_publish
-    movw $0, 0x3000(%r14)               /* the old notify address */
+    movw %di, 0x3000(%r14, %rdi, 4)     /* the old notify address */
     movl $20000, %ecx
     call vq_wait
     cmpq $-1, %rax
@@ -283,7 +353,7 @@ blk_req:
     movb $0xff, REQ_STAT
     pushq %rcx
     pushq %rdx
-    xorl %edi, %edi
+    movl blk_queue(%rip), %edi
     xorl %esi, %esi
     movl $REQ_HDR, %edx
     movl $16, %ecx
@@ -320,6 +390,13 @@ no_completion:
     PRINTHEX "status="
     call newline
     FAIL "no completion in the used ring"
+
+/* blk_read_req: an IN request of %ecx bytes at sector %rsi into DATA_BUF. */
+blk_read_req:
+    xorl %edi, %edi
+    movl $DATA_BUF, %edx
+    movl $VQ_DESC_WRITE, %r9d
+    jmp blk_req
 
 fill_data_ff:
     pushq %rax
@@ -1294,6 +1371,7 @@ finish:
 key_rd: .asciz "rd="
 key_wr: .asciz "wr="
 key_n:  .asciz "n="
+key_q:  .asciz "q="
 tx_text: .asciz "casulo tiny guest tx"
 
 #include "guest_lib.h"
@@ -1372,6 +1450,11 @@ pvh_gdt_desc:
     .data
 vio_use_ecam:
     .byte 0
+    .balign 4
+blk_queue:
+    .long 0
+vio_feat0:
+    .long 0
     .balign 4
 msix_count_q:
     .long 0

@@ -181,7 +181,8 @@ vio_reset:
     ret
 
 /*
- * vio_begin: reset, ACKNOWLEDGE, DRIVER, offer VERSION_1 only, FEATURES_OK.
+ * vio_begin: reset, ACKNOWLEDGE, DRIVER, accept VERSION_1 plus the
+ * device-specific bits in the guest's vio_feat0 (a .data dword), FEATURES_OK.
  * -> %eax = status read back (FEATURES_OK set when accepted).
  */
 vio_begin:
@@ -194,7 +195,8 @@ vio_begin:
     call vio_set_status
     movq CTX_BAR(%rbx), %rcx
     movl $0, 0x08(%rcx)                 /* driver_feature_select = 0 */
-    movl $0, 0x0c(%rcx)
+    movl vio_feat0(%rip), %esi          /* device-specific bits the guest asked for */
+    movl %esi, 0x0c(%rcx)
     movl $1, 0x08(%rcx)                 /* word 1 */
     movl $1, 0x0c(%rcx)                 /* VIRTIO_F_VERSION_1 (bit 32) */
     movl $0xb, %esi

@@ -6,10 +6,13 @@
 # bytes, writes a sector-derived pattern to another random sector, flushes,
 # reads one sector past the end, moves BAR 4 while the device runs (a kick
 # at the old notify address must do nothing, the read through the new one
-# must work) and resets the device. The test compares
+# must work) and resets the device. In between, requests the device must
+# refuse: past the end, wrapping, odd lengths, unknown types, DISCARD not
+# negotiated, and a GET_ID into a short buffer must not write past it. The test compares
 # what the guest printed with the image and, after casulo exited, checks that
 # the image holds the pattern in that sector and nothing else changed. Runs
-# on both I/O engines, with config mechanism #1 and with ECAM, and read-only.
+# on both I/O engines, with config mechanism #1 and with ECAM, on queue 3
+# of a four-queue disk, and read-only.
 . "$(dirname "$0")/lib.sh"
 kvm_require virtio.elf
 command -v python3 >/dev/null || skip "python3 is needed to check the image"
@@ -46,17 +49,18 @@ for i in range(len(old) // 512):
 PY
 }
 
-run_case() {   # IO CFG
-    local io=$1 cfg=$2 rd wr serial sum headb
+run_case() {   # IO GUEST_OPTIONS [QUEUES]
+    local io=$1 cfg=$2 queues=${3:-1} rd wr serial sum headb
     rd=$((RANDOM % SECTORS))
     wr=$(((rd + 1 + RANDOM % (SECTORS - 1)) % SECTORS))
     serial="tv-$io-$RANDOM"
     cp "$T/orig.img" "$T/disk.img"
     casulo_run --kernel "$GUESTS/virtio.elf" --memory 128M \
-        --disk "path=$T/disk.img,serial=$serial,io=$io" \
+        --disk "path=$T/disk.img,serial=$serial,io=$io,queues=$queues" \
         --cmdline "dev=blk rd=$rd wr=$wr $cfg"
     expect_rc 0
     expect_out "VIRTIO BLK DONE"
+    expect_value num_queues "$queues"
     expect_value status 0xf
     expect_value capacity $SECTORS
     expect_value id_status 0x0
@@ -70,6 +74,14 @@ run_case() {   # IO CFG
     expect_value isr1 0x1                 # INTx mode: a used-buffer interrupt, cleared by the read
     expect_value isr2 0x0
     expect_value oob_status 0x1           # VIRTIO_BLK_S_IOERR
+    expect_value cross_status 0x1         # last sector + 1 more
+    expect_value wrap_status 0x1          # sector 2^64 - 1
+    expect_value odd_status 0x1           # 100 bytes
+    expect_value unknown_status 0x2       # VIRTIO_BLK_S_UNSUPP
+    expect_value discard_status 0x2       # DISCARD not negotiated
+    # GET_ID into a 4-byte buffer: 4 bytes of the serial, the next 4 untouched.
+    expect_value id4_status 0x0
+    expect_value id4 "$(printf '%s' "${serial:0:4}" | od -An -tx1 | tr -d ' \n')ffffffff"
     # BAR 4 moved while running: the old notify address is dead, the new one works.
     expect_value bar_moved_by 0x80000
     expect_value stale_kick_completed 0x0
@@ -85,6 +97,9 @@ run_case() {   # IO CFG
 run_case sync ""
 run_case uring ""
 run_case sync "cfg=ecam"
+# Four queues: with VIRTIO_BLK_F_MQ negotiated, everything on queue 3.
+run_case uring "q=3" 4
+expect_value features0 0x1000
 
 # Read-only: reads work, the write fails with IOERR and the image is untouched.
 cp "$T/orig.img" "$T/disk.img"
