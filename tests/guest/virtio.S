@@ -248,6 +248,54 @@ blk_main:
     call newline
 
     /*
+     * The PCI configuration access capability (cfg_type 5): BAR 4 through
+     * config space, device_status (1 byte at 0x14) and capacity (4 at 0x2000).
+     */
+    movl CTX_SLOT(%rbx), %edi
+    movl $0x34, %esi
+    call pci_cfg_read32
+    andl $0xfc, %eax
+1:  testl %eax, %eax
+    jz 3f
+    movl %eax, %esi
+    call pci_cfg_read32
+    cmpb $0x09, %al
+    jne 2f
+    shrl $24, %eax
+    cmpl $5, %eax
+    je 4f
+    call pci_cfg_read32
+2:  movzbl %ah, %eax
+    andl $0xfc, %eax
+    jmp 1b
+3:  FAIL "no VIRTIO_PCI_CAP_PCI_CFG capability"
+4:  movl %esi, %r12d
+    leal 4(%r12), %esi
+    movl $4, %edx                       /* bar 4 */
+    call pci_cfg_write32
+    leal 8(%r12), %esi
+    movl $0x14, %edx
+    call pci_cfg_write32
+    leal 12(%r12), %esi
+    movl $1, %edx
+    call pci_cfg_write32
+    leal 16(%r12), %esi
+    call pci_cfg_read32
+    andl $0xff, %eax
+    PRINTHEX "pcicfg_status="
+    leal 8(%r12), %esi
+    movl $0x2000, %edx
+    call pci_cfg_write32
+    leal 12(%r12), %esi
+    movl $4, %edx
+    call pci_cfg_write32
+    leal 16(%r12), %esi
+    call pci_cfg_read32
+    PRINT " pcicfg_capacity="
+    call put_dec
+    call newline
+
+    /*
      * Move BAR 4 by 512 KiB while the device runs: a kick at the old
      * address must do nothing (no stale ioeventfd), one at the new address
      * must work.

@@ -82,6 +82,9 @@ run_case() {   # IO GUEST_OPTIONS [QUEUES]
     # GET_ID into a 4-byte buffer: 4 bytes of the serial, the next 4 untouched.
     expect_value id4_status 0x0
     expect_value id4 "$(printf '%s' "${serial:0:4}" | od -An -tx1 | tr -d ' \n')ffffffff"
+    # BAR 4 read through the PCI configuration access capability.
+    expect_value pcicfg_status 0xf
+    expect_value pcicfg_capacity $SECTORS
     # BAR 4 moved while running: the old notify address is dead, the new one works.
     expect_value bar_moved_by 0x80000
     expect_value stale_kick_completed 0x0
