@@ -12,7 +12,8 @@
 # with ioeventfd kicks) and host CPU time of the whole VMM process per
 # request (user + system time of all its threads between those two lines,
 # from /proc; the vCPU thread's time, which includes the guest's emulated
-# driver and its polling, is in it for both). Exits per request are
+# driver and its polling, is in it for both), and the same without the vCPU
+# threads: the VMM's own I/O work per request. Exits per request are
 # (exits of a run with N requests - exits of a run with 0) / N, which
 # cancels start-up (QEMU's firmware makes thousands).
 # QEMU boots the guest's PVH entry (bench/virtio-pvh.ld keeps its ELF note).
@@ -41,7 +42,7 @@ QEMU=$(command -v qemu-system-x86_64 || true)
 QEMU_CPU=host
 # On KVM-PVM hosts QEMU's -cpu host aborts setting MSR_IA32_ARCH_CAPABILITIES.
 [ -d /sys/module/kvm_pvm ] && QEMU_CPU=host,-arch-capabilities
-QEMU_COMMON=(-M pc -enable-kvm -cpu "$QEMU_CPU" -m 128 -nodefaults -no-user-config
+QEMU_COMMON=(-name bench,debug-threads=on -M pc -enable-kvm -cpu "$QEMU_CPU" -m 128 -nodefaults -no-user-config
              -display none -serial stdio -no-reboot
              -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel "$PVH")
 
@@ -53,15 +54,15 @@ else
     echo "note: perf cannot count kvm:kvm_userspace_exit here; exits not measured" >&2
 fi
 
-# measure KEY N CMD...: one run; sets R_LOOP R_CPU (in the loop) R_EXITS
-# (whole run); KEY names the logs.
+# measure KEY N CMD...: one run; sets R_LOOP R_CPU R_VCPU (in the loop)
+# R_EXITS (whole run); KEY names the logs.
 measure() {
     local key=$1 n=$2 line rc
     shift 2
     local wrap=()
     [ $EXITS = 1 ] && wrap=(perf stat -x, -o "$OUT/$key.perf" -e kvm:kvm_userspace_exit --)
     line=$(python3 bench/vmmrun.py "$OUT/$key.log" "${wrap[@]}" "$@")
-    read -r R_LOOP R_CPU _ rc <<<"$line"
+    read -r R_LOOP R_CPU R_VCPU _ rc <<<"$line"
     if ! grep -q '^bench_errors=0' "$OUT/$key.log"; then
         echo "$key (n=$n): the guest did not finish cleanly (rc $rc):" >&2
         tail -n 20 "$OUT/$key.log" >&2
@@ -77,17 +78,18 @@ measure() {
 RESULTS=$OUT/io.tsv
 : >"$RESULTS"
 row() {   # WORKLOAD VMM
-    local w=$1 vmm=$2 loop cpu ex ex0=nan
+    local w=$1 vmm=$2 loop cpu vcpu ex ex0=nan
     if [ $EXITS = 1 ]; then
         measure "$w-$vmm-0" 0 "${CMD0[@]}"
         ex0=$R_EXITS
     fi
     measure "$w-$vmm-n" "$N" "${CMDN[@]}"
-    loop=$R_LOOP cpu=$R_CPU ex=$R_EXITS
-    awk -v w="$w" -v v="$vmm" -v n="$N" -v l="$loop" -v c="$cpu" \
+    loop=$R_LOOP cpu=$R_CPU vcpu=$R_VCPU ex=$R_EXITS
+    awk -v w="$w" -v v="$vmm" -v n="$N" -v l="$loop" -v c="$cpu" -v vc="$vcpu" \
         -v e="$ex" -v e0="$ex0" 'BEGIN {
         ex = (e == "nan" || e0 == "nan") ? "nan" : sprintf("%.3f", (e - e0) / n)
-        printf "%s\t%s\t%.0f\t%.2f\t%s\n", w, v, n / l, c / n * 1e6, ex }' >>"$RESULTS"
+        printf "%s\t%s\t%.0f\t%.1f\t%.1f\t%s\n", w, v, n / l, c / n * 1e6,
+               (c - vc) / n * 1e6, ex }' >>"$RESULTS"
 }
 
 blk_rows() {   # WORKLOAD
@@ -132,13 +134,16 @@ else
 fi
 
 echo "virtio I/O: $N synchronous requests per run, tiny polled guest (same for both VMMs)"
-printf '%-7s %-7s %10s %14s %13s\n' workload vmm req_per_s vmm_cpu_us/req exits/req
-awk -F'\t' '{ printf "%-7s %-7s %10s %14s %13s\n", $1, $2, $3, $4, $5 }' "$RESULTS"
+echo "(cpu: the whole VMM process in the loop, its vCPU thread busy polling included;"
+echo " io_cpu: the same without the vCPU threads, i.e. the VMM's own I/O work)"
+printf '%-7s %-7s %10s %12s %15s %10s\n' workload vmm req_per_s cpu_us/req io_cpu_us/req exits/req
+awk -F'\t' '{ printf "%-7s %-7s %10s %12s %15s %10s\n", $1, $2, $3, $4, $5, $6 }' "$RESULTS"
 if [ -n "$QEMU" ]; then
     echo "casulo/QEMU ratios (req/s: higher is better; CPU and exits: lower is better):"
     awk -F'\t' '{ v[$1, $2] = $0; w[$1] = 1 }
         END { for (k in w) if ((k, "casulo") in v && (k, "qemu") in v) {
             split(v[k, "casulo"], a, "\t"); split(v[k, "qemu"], b, "\t")
-            r = (b[5] + 0 > 0) ? sprintf("%.2f", a[5] / b[5]) : sprintf("n/a (%s vs %s)", a[5], b[5])
-            printf "%-7s req/s %.2f  cpu/req %.2f  exits/req %s\n", k, a[3] / b[3], a[4] / b[4], r } }' "$RESULTS"
+            r = (b[6] + 0 > 0) ? sprintf("%.2f", a[6] / b[6]) : sprintf("n/a (%s vs %s)", a[6], b[6])
+            io = (b[5] + 0 > 0) ? sprintf("%.2f", a[5] / b[5]) : "n/a"
+            printf "%-7s req/s %.2f  cpu/req %.2f  io_cpu/req %s  exits/req %s\n", k, a[3] / b[3], a[4] / b[4], io, r } }' "$RESULTS"
 fi
