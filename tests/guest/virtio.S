@@ -108,12 +108,17 @@ blk_main:
     testl %eax, %eax
     jz 3f
     movl $1 << 12, vio_feat0(%rip)      /* VIRTIO_BLK_F_MQ: queues past 0 */
-3:  movl vio_feat0(%rip), %eax
+3:  CMDLINE_HAS "eventidx"
+    jz 4f
+    orl $1 << 29, vio_feat0(%rip)       /* VIRTIO_F_EVENT_IDX */
+4:  movl vio_feat0(%rip), %eax
     PRINTHEX "features0="
     call newline
     call vio_up
     PRINTHEX "status="
     call newline
+    CMDLINE_HAS "eventidx"
+    jnz event_idx
     movq CTX_BAR(%rbx), %rax
     movq 0x2000(%rax), %r15             /* capacity in sectors */
     movq %r15, %rax
@@ -360,6 +365,45 @@ blk_main:
 
     call vio_reset
     PRINTHEX "reset_status="
+    call newline
+    PRINTLN "VIRTIO BLK DONE"
+    jmp finish
+
+/*
+ * EVENT_IDX (queue 0, INTx so the ISR shows each interrupt): with used_event
+ * far ahead a completion must not interrupt; with used_event = the current
+ * used index the next one must. The device publishes avail_event.
+ */
+event_idx:
+    movl $QMEM_A + QMEM_AVAIL + 4 + 2 * 16, %r12d  /* used_event */
+    movl $QMEM_A + QMEM_USED + 4 + 8 * 16, %r13d   /* avail_event */
+    movq CTX_BAR(%rbx), %r14
+    movw $100, (%r12)
+    xorl %esi, %esi
+    movl $512, %ecx
+    call blk_read_req
+    PRINTHEX "ev_rd1_status="
+    movl $2000, %ecx                    /* a while, in case one comes late */
+1:  movzbl 0x1000(%r14), %eax
+    testl %eax, %eax
+    jnz 2f
+    decl %ecx
+    jnz 1b
+2:  PRINTHEX " ev_isr_far="
+    movw $1, (%r12)                     /* the used index after request 1 */
+    xorl %esi, %esi
+    movl $512, %ecx
+    call blk_read_req
+    PRINTHEX " ev_rd2_status="
+    movl $WAIT_SHORT, %ecx              /* the interrupt follows the used entry */
+1:  movzbl 0x1000(%r14), %eax
+    testl %eax, %eax
+    jnz 2f
+    decl %ecx
+    jnz 1b
+2:  PRINTHEX " ev_isr_due="
+    movzwl (%r13), %eax
+    PRINTHEX " ev_avail_event="
     call newline
     PRINTLN "VIRTIO BLK DONE"
     jmp finish

@@ -104,6 +104,20 @@ run_case sync "cfg=ecam"
 run_case uring "q=3" 4
 expect_value features0 0x1000
 
+# EVENT_IDX: no interrupt while used_event is ahead, one when it is due,
+# and the device publishes avail_event (2 after two requests).
+casulo_run --kernel "$GUESTS/virtio.elf" --memory 128M \
+    --disk "path=$T/orig.img,readonly=on" --cmdline "dev=blk eventidx"
+expect_rc 0
+expect_out "VIRTIO BLK DONE"
+expect_value features0 0x20000000
+expect_value status 0xf
+expect_value ev_rd1_status 0x0
+expect_value ev_isr_far 0x0
+expect_value ev_rd2_status 0x0
+expect_value ev_isr_due 0x1
+expect_value ev_avail_event 0x2
+
 # Read-only: reads work, the write fails with IOERR and the image is untouched.
 cp "$T/orig.img" "$T/disk.img"
 casulo_run --kernel "$GUESTS/virtio.elf" --memory 128M \
