@@ -7,14 +7,17 @@
  * Command line (one guest binary for every case):
  *   dev=blk      (default) GET_ID, read sector rd=N, write a pattern to
  *                sector wr=M, flush, requests the device must refuse, a BAR
- *                move, reset; on queue q=Q (default 0)
+ *                move, reset; on queue q=Q (default 0); with eventidx,
+ *                only the VIRTIO_F_EVENT_IDX interrupt checks
  *   dev=rng      two 64-byte reads
  *   dev=net      one frame out (ethertype 0x88b5), then frames in until one
  *                of that type arrives; with netbad, first frames the device
  *                must drop and a device-readable RX buffer
  *   dev=msix     MSI-X interrupts on the rng
  *   bad=CASE     a hostile driver on the first disk (loop, next, head,
- *                hole, oob, straddle, huge, avail, qsize3, ringaddr, early),
+ *                hole, oob, straddle, huge, avail, qsize3, qsize0, ringaddr,
+ *                nofeat, features, nostatus, indirect, selfdma, notify,
+ *                inflight, early; rng: the rng instead),
  *                then the rng must still work and the disk must work again
  *                after a reset
  *   bench=rd4k|wr64k|tx n=N   N synchronous requests, for bench/io.sh
