@@ -1,0 +1,149 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# bench/io.sh [-n REQUESTS]: virtio I/O cost in casulo and in QEMU, both
+# driven by the same tiny guest (tests/guest/virtio.S, polled driver, one
+# synchronous request at a time), so the guest's own cost is the same:
+#   rd4k  4 KiB virtio-blk reads   (QEMU: virtio-blk-pci, aio=io_uring; casulo: io=uring)
+#   wr64k 64 KiB virtio-blk writes (same raw image, host page cache on both)
+#   tx    1500-byte virtio-net frames to a TAP (QEMU: tap, vhost=off)
+# For each: requests/s over the guest's loop (host time between its
+# "BENCH START" and "BENCH END" lines), VMM exits to userspace per request
+# (perf's kvm:kvm_userspace_exit; KVM_RUN returns, every vCPU; target ~0
+# with ioeventfd kicks) and host CPU time of the whole VMM process per
+# request (user + system time of all its threads between those two lines,
+# from /proc; the vCPU thread's time, which includes the guest's emulated
+# driver and its polling, is in it for both), and the same without the vCPU
+# threads: the VMM's own I/O work per request. Exits per request are
+# (exits of a run with N requests - exits of a run with 0) / N, which
+# cancels start-up (QEMU's firmware makes thousands).
+# QEMU boots the guest's PVH entry (bench/virtio-pvh.ld keeps its ELF note).
+# Performance lives here, never in tests: nothing is asserted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=10000
+while getopts "n:" o; do
+    case $o in n) N=$OPTARG ;; *) echo "usage: $0 [-n REQUESTS]" >&2; exit 2 ;; esac
+done
+BUILD=${BUILD:-build}
+OUT=$BUILD/bench
+mkdir -p "$OUT"
+CASULO=$BUILD/casulo
+GUEST=$BUILD/guest/virtio.elf
+[ -x "$CASULO" ] && [ -f "$GUEST" ] || make -s "$CASULO" guests
+PVH=$OUT/virtio-pvh.elf
+cc -nostdlib -static -ffreestanding -fno-pic -no-pie -Wl,--build-id=none \
+    -Wl,-T,bench/virtio-pvh.ld -Itests/guest -o "$PVH" tests/guest/virtio.S
+
+IMG=$OUT/io.img
+[ -f "$IMG" ] || head -c $((16 << 20)) /dev/urandom >"$IMG"
+
+QEMU=$(command -v qemu-system-x86_64 || true)
+[ -n "$QEMU" ] || echo "note: qemu-system-x86_64 not found; measuring casulo alone" >&2
+QEMU_CPU=host
+# On KVM-PVM hosts QEMU's -cpu host aborts setting MSR_IA32_ARCH_CAPABILITIES.
+[ -d /sys/module/kvm_pvm ] && QEMU_CPU=host,-arch-capabilities
+QEMU_COMMON=(-name bench,debug-threads=on -M pc -enable-kvm -cpu "$QEMU_CPU" -m 128 -nodefaults -no-user-config
+             -display none -serial stdio -no-reboot
+             -device isa-debug-exit,iobase=0xf4,iosize=4 -kernel "$PVH")
+
+# Exits come from perf when it can count the KVM tracepoint (root).
+EXITS=0
+if perf stat -x, -o /dev/null -e kvm:kvm_userspace_exit true 2>/dev/null; then
+    EXITS=1
+else
+    echo "note: perf cannot count kvm:kvm_userspace_exit here; exits not measured" >&2
+fi
+
+# measure KEY N CMD...: one run; sets R_LOOP R_CPU R_VCPU (in the loop)
+# R_EXITS (whole run); KEY names the logs.
+measure() {
+    local key=$1 n=$2 line rc
+    shift 2
+    local wrap=()
+    [ $EXITS = 1 ] && wrap=(perf stat -x, -o "$OUT/$key.perf" -e kvm:kvm_userspace_exit --)
+    line=$(python3 bench/vmmrun.py "$OUT/$key.log" "${wrap[@]}" "$@")
+    read -r R_LOOP R_CPU R_VCPU _ rc <<<"$line"
+    if ! grep -q '^bench_errors=0' "$OUT/$key.log"; then
+        echo "$key (n=$n): the guest did not finish cleanly (rc $rc):" >&2
+        tail -n 20 "$OUT/$key.log" >&2
+        exit 1
+    fi
+    R_EXITS=nan
+    [ $EXITS = 1 ] && R_EXITS=$(awk -F, '/kvm_userspace_exit/ { print $1 }' "$OUT/$key.perf")
+    return 0
+}
+
+# row WORKLOAD VMM: runs CMD0 (0 requests, for the exit baseline) and CMDN
+# (N requests) and appends a result row.
+RESULTS=$OUT/io.tsv
+: >"$RESULTS"
+row() {   # WORKLOAD VMM
+    local w=$1 vmm=$2 loop cpu vcpu ex ex0=nan
+    if [ $EXITS = 1 ]; then
+        measure "$w-$vmm-0" 0 "${CMD0[@]}"
+        ex0=$R_EXITS
+    fi
+    measure "$w-$vmm-n" "$N" "${CMDN[@]}"
+    loop=$R_LOOP cpu=$R_CPU vcpu=$R_VCPU ex=$R_EXITS
+    awk -v w="$w" -v v="$vmm" -v n="$N" -v l="$loop" -v c="$cpu" -v vc="$vcpu" \
+        -v e="$ex" -v e0="$ex0" 'BEGIN {
+        ex = (e == "nan" || e0 == "nan") ? "nan" : sprintf("%.3f", (e - e0) / n)
+        printf "%s\t%s\t%.0f\t%.1f\t%.1f\t%s\n", w, v, n / l, c / n * 1e6,
+               (c - vc) / n * 1e6, ex }' >>"$RESULTS"
+}
+
+blk_rows() {   # WORKLOAD
+    local w=$1
+    CMD0=("$CASULO" run --kernel "$GUEST" --memory 128M --disk "path=$IMG,io=uring" --cmdline "bench=$w n=0")
+    CMDN=("${CMD0[@]:0:${#CMD0[@]}-1}" "bench=$w n=$N")
+    row "$w" casulo
+    [ -n "$QEMU" ] || return 0
+    local q=("$QEMU" "${QEMU_COMMON[@]}"
+             -drive "file=$IMG,if=none,id=d0,format=raw,aio=io_uring"
+             -device virtio-blk-pci,drive=d0,disable-legacy=on -append)
+    CMD0=("${q[@]}" "bench=$w n=0 exit=qemu")
+    CMDN=("${q[@]}" "bench=$w n=$N exit=qemu")
+    row "$w" qemu
+}
+
+blk_rows rd4k
+blk_rows wr64k
+
+# virtio-net: a TAP in a private network namespace, IPv6 off so that only
+# the guest's frames cross it; nobody reads them (the kernel drops them).
+NS=casulo-bench-io-$$
+if [ "$(id -u)" = 0 ] && ip netns add "$NS" 2>/dev/null; then
+    trap 'ip netns del "$NS" 2>/dev/null' EXIT
+    ip -n "$NS" tuntap add bio0 mode tap
+    ip netns exec "$NS" sysctl -qw net.ipv6.conf.bio0.disable_ipv6=1
+    ip -n "$NS" link set bio0 up
+    NX=(ip netns exec "$NS")
+    CMD0=("${NX[@]}" "$CASULO" run --kernel "$GUEST" --memory 128M --net tap=bio0 --cmdline "bench=tx n=0")
+    CMDN=("${CMD0[@]:0:${#CMD0[@]}-1}" "bench=tx n=$N")
+    row tx casulo
+    if [ -n "$QEMU" ]; then
+        q=("${NX[@]}" "$QEMU" "${QEMU_COMMON[@]}"
+           -netdev tap,id=n0,ifname=bio0,script=no,downscript=no,vhost=off
+           -device virtio-net-pci,netdev=n0,disable-legacy=on -append)
+        CMD0=("${q[@]}" "bench=tx n=0 exit=qemu")
+        CMDN=("${q[@]}" "bench=tx n=$N exit=qemu")
+        row tx qemu
+    fi
+else
+    echo "note: no network namespace (needs root); virtio-net not measured" >&2
+fi
+
+echo "virtio I/O: $N synchronous requests per run, tiny polled guest (same for both VMMs)"
+echo "(cpu: the whole VMM process in the loop, its vCPU thread busy polling included;"
+echo " io_cpu: the same without the vCPU threads, i.e. the VMM's own I/O work)"
+printf '%-7s %-7s %10s %12s %15s %10s\n' workload vmm req_per_s cpu_us/req io_cpu_us/req exits/req
+awk -F'\t' '{ printf "%-7s %-7s %10s %12s %15s %10s\n", $1, $2, $3, $4, $5, $6 }' "$RESULTS"
+if [ -n "$QEMU" ]; then
+    echo "casulo/QEMU ratios (req/s: higher is better; CPU and exits: lower is better):"
+    awk -F'\t' '{ v[$1, $2] = $0; w[$1] = 1 }
+        END { for (k in w) if ((k, "casulo") in v && (k, "qemu") in v) {
+            split(v[k, "casulo"], a, "\t"); split(v[k, "qemu"], b, "\t")
+            r = (b[6] + 0 > 0) ? sprintf("%.2f", a[6] / b[6]) : sprintf("n/a (%s vs %s)", a[6], b[6])
+            io = (b[5] + 0 > 0) ? sprintf("%.2f", a[5] / b[5]) : "n/a"
+            printf "%-7s req/s %.2f  cpu/req %.2f  io_cpu/req %s  exits/req %s\n", k, a[3] / b[3], a[4] / b[4], io, r } }' "$RESULTS"
+fi

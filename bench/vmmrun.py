@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# bench/vmmrun.py OUTFILE CMD...: runs one VMM for bench/io.sh and prints
+# "loop_s loop_cpu_s loop_vcpu_cpu_s total_cpu_s rc". loop_s is the host time between the
+# guest's "BENCH START" and "BENCH END" lines on the command's stdout
+# (timestamped as they arrive); loop_cpu_s is the user + system CPU time the
+# command's process tree (the VMM with all its threads: vCPU, I/O, io_uring
+# workers; a wrapper such as perf or `ip netns exec` included, idle) spent
+# between those two lines, from /proc/PID/stat, so start-up and firmware
+# time are left out; loop_vcpu_cpu_s is the part of it spent by vCPU
+# threads (named vcpuN by casulo, "CPU N/KVM" by QEMU with -name
+# debug-threads=on), which includes the guest's own emulated code;
+# total_cpu_s is the whole run's (wait4). stdout and stderr go to OUTFILE.
+import os
+import re
+import subprocess
+import sys
+import time
+
+TICK = os.sysconf('SC_CLK_TCK')
+
+
+# vCPU thread names: casulo's, and QEMU's with -name debug-threads=on.
+VCPU_RE = re.compile(r'^(vcpu\d+|CPU \d+/KVM)$')
+
+
+def stat_cpu(path):
+    """(ppid, user + system seconds) from a /proc stat file."""
+    with open(path) as f:
+        fields = f.read().rsplit(')', 1)[1].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+
+
+def tree_cpu(root):
+    """(all, vcpu): CPU seconds of root and its descendants, dead threads
+    included, and of their vCPU threads alone."""
+    parent, cpu = {}, {}
+    for name in os.listdir('/proc'):
+        if not name.isdigit():
+            continue
+        try:
+            parent[int(name)], cpu[int(name)] = stat_cpu('/proc/%s/stat' % name)
+        except OSError:
+            continue
+    total = vcpu = 0.0
+    for pid, c in cpu.items():
+        p = pid
+        while p > 1 and p != root:
+            p = parent.get(p, 0)
+        if p != root:
+            continue
+        total += c
+        try:
+            tids = os.listdir('/proc/%d/task' % pid)
+        except OSError:
+            continue
+        for tid in tids:
+            try:
+                with open('/proc/%d/task/%s/comm' % (pid, tid)) as f:
+                    if not VCPU_RE.match(f.read().strip()):
+                        continue
+                vcpu += stat_cpu('/proc/%d/task/%s/stat' % (pid, tid))[1]
+            except OSError:
+                continue
+    return total, vcpu
+
+
+def main():
+    out, cmd = sys.argv[1], sys.argv[2:]
+    start = end = None
+    cpu_start = cpu_end = None
+    with open(out, 'wb') as log:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log,
+                                stdin=subprocess.DEVNULL)
+        for line in proc.stdout:
+            now = time.monotonic()
+            if b'BENCH START' in line:
+                start, cpu_start = now, tree_cpu(proc.pid)
+            elif b'BENCH END' in line:
+                end, cpu_end = now, tree_cpu(proc.pid)
+            log.write(line)
+        _, status, ru = os.wait4(proc.pid, 0)
+    rc = os.waitstatus_to_exitcode(status)
+    nan = float('nan')
+    loop = end - start if start is not None and end is not None else nan
+    loop_cpu = vcpu_cpu = nan
+    if cpu_start is not None and cpu_end is not None:
+        loop_cpu = cpu_end[0] - cpu_start[0]
+        vcpu_cpu = cpu_end[1] - cpu_start[1]
+    print('%.6f %.6f %.6f %.6f %d' % (loop, loop_cpu, vcpu_cpu, ru.ru_utime + ru.ru_stime, rc))
+
+
+if __name__ == '__main__':
+    main()
