@@ -41,7 +41,6 @@ static int kvm_resume(void *opaque)
 
 static void kvm_stop(void *opaque, const char *detail)
 {
-    /* TODO(lead): VM_EXIT_API_STOP once vm.h has it; SIGNAL gives the same exit status 0. */
     vm_request_stop(opaque, VM_EXIT_API_STOP, "%s", detail);
 }
 

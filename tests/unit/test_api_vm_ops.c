@@ -95,7 +95,7 @@ static void state_pause_resume_stop(void **state)
 
     ops->stop(vm, "stopped through the API");
     assert_int_equal(ops->state(vm), API_VM_STOPPING);
-    assert_int_equal(fx->vm.exit_reason, VM_EXIT_SIGNAL);
+    assert_int_equal(fx->vm.exit_reason, VM_EXIT_API_STOP);
     assert_int_equal(vm_exit_status(fx->vm.exit_reason), 0);
     assert_string_equal(fx->vm.exit_detail, "stopped through the API");
     assert_int_equal(ops->pause(vm), -ESHUTDOWN);
