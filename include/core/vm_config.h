@@ -20,6 +20,8 @@
 #define VM_CONFIG_MAX_CPUS_HARD  1024
 #define VM_CONFIG_MAX_DISKS      16
 #define VM_CONFIG_MAX_NETS       8
+/* sizeof(sockaddr_un.sun_path): the longest path a UNIX socket can bind. */
+#define VM_CONFIG_API_SOCKET_MAX 108
 
 enum console_mode { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_OFF };
 enum reboot_action { REBOOT_EXIT, REBOOT_RESTART };
@@ -38,6 +40,12 @@ struct vm_config {
     struct net_config *nets;       /* --net, in order */
     unsigned nr_nets;
     bool rng;                      /* --rng */
+    /*
+     * Both below are plain arrays/flags with 0 as the default, so
+     * vm_config_init and vm_config_free need nothing for them.
+     */
+    bool no_start;                 /* config "start": false: wait for the API to boot it */
+    char api_socket[VM_CONFIG_API_SOCKET_MAX];   /* --api-socket; "" when none */
 };
 
 void vm_config_init(struct vm_config *cfg);

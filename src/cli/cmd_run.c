@@ -149,6 +149,8 @@ int cmd_run(int argc, char **argv)
     struct run_options opts;
     char err[512];
     enum run_parse_result r = run_options_parse(argc, argv, &opts, err, sizeof(err));
+    /* Set first, so even a parse error is reported in the chosen format. */
+    log_set_format(opts.log_format);
     int status = 0;
     switch (r) {
     case RUN_PARSE_HELP:
@@ -166,6 +168,13 @@ int cmd_run(int argc, char **argv)
         break;
     }
     log_set_level(opts.log_level);
+    if (opts.cfg.no_start) {
+        /* The API has no configure-before-boot endpoints yet (issue 4). */
+        log_error(NULL, "\"start\": false is not supported yet: the API cannot configure and "
+                        "start a VM; remove it to boot at once");
+        status = 1;
+        goto out;
+    }
     if (vm_config_validate(&opts.cfg, 0, err, sizeof(err)) < 0) {
         log_error(NULL, "%s", err);
         status = 1;
@@ -179,9 +188,8 @@ int cmd_run(int argc, char **argv)
     }
     bool restart = true;
     while (restart)
-        status = run_once(&opts.cfg, opts.api_socket, &restart);
+        status = run_once(&opts.cfg, opts.cfg.api_socket[0] ? opts.cfg.api_socket : NULL, &restart);
 out:
     vm_config_free(&opts.cfg);
-    free(opts.api_socket);
     return status;
 }

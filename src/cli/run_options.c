@@ -3,6 +3,8 @@
  * Parser for `casulo run` options. Usage mistakes (unknown option, missing
  * argument, stray words) and bad values (a size that is not a size, 0 CPUs)
  * are told apart because they map to different exit statuses (2 and 1).
+ * A --config file is read before every other option wherever it stands, so
+ * the command line always overrides the file.
  */
 #include "cli/run_options.h"
 
@@ -12,12 +14,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/config_file.h"
 #include "util/size.h"
 
 enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
-    OPT_ON_REBOOT, OPT_LOG_LEVEL, OPT_HELP, OPT_DISK, OPT_NET, OPT_RNG,
-    OPT_API_SOCKET,
+    OPT_ON_REBOOT, OPT_LOG_LEVEL, OPT_HELP, OPT_DISK, OPT_NET, OPT_RNG, OPT_CONFIG,
+    OPT_LOG_FORMAT, OPT_API_SOCKET,
 };
 
 static const struct option long_options[] = {
@@ -32,6 +35,8 @@ static const struct option long_options[] = {
     { "disk", required_argument, NULL, OPT_DISK },
     { "net", required_argument, NULL, OPT_NET },
     { "rng", no_argument, NULL, OPT_RNG },
+    { "config", required_argument, NULL, OPT_CONFIG },
+    { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
     { "api-socket", required_argument, NULL, OPT_API_SOCKET },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
@@ -40,10 +45,13 @@ static const struct option long_options[] = {
 void run_options_usage(FILE *out)
 {
     fputs("usage: casulo run --kernel PATH [options]\n"
+          "       casulo run --config FILE [options]\n"
           "\n"
           "Boot one VM in the foreground; its serial console is attached to this terminal\n"
           "(Ctrl-A x quits, Ctrl-A h for help).\n"
           "\n"
+          "  --config FILE          JSON object with any of the options below (same names;\n"
+          "                         see docs/config.md); options given here override it\n"
           "  --kernel PATH          Linux bzImage or ELF64 kernel (vmlinux) to boot\n"
           "  --initrd PATH          initial ramdisk\n"
           "  --cmdline STR          kernel command line (default: \"" VM_DEFAULT_CMDLINE "\")\n"
@@ -57,6 +65,7 @@ void run_options_usage(FILE *out)
           "  --rng                  virtio-rng entropy device (host getrandom)\n"
           "  --api-socket PATH      serve the VM's HTTP API on this Unix socket (docs/api.md)\n"
           "  --log-level LEVEL      error, warn, notice (default), info or debug\n"
+          "  --log-format FORMAT    text (default) or json (one JSON object per line)\n"
           "  -h, --help             this help\n"
           "\n"
           "Exit status: 0 guest powered off, rebooted or was stopped by a signal;\n"
@@ -195,14 +204,25 @@ static enum run_parse_result parse_one(int opt, const char *arg, struct run_opti
     case OPT_RNG:
         cfg->rng = true;
         return RUN_PARSE_OK;
-    case OPT_API_SOCKET:
-        ret = set_string(&opts->api_socket, arg);
-        break;
     case OPT_LOG_LEVEL:
         if (log_parse_level(arg, &opts->log_level) < 0) {
             snprintf(err, errlen, "--log-level '%s' is not one of error, warn, notice, info, debug", arg);
             return RUN_PARSE_BAD_VALUE;
         }
+        return RUN_PARSE_OK;
+    case OPT_LOG_FORMAT:
+        if (log_parse_format(arg, &opts->log_format) < 0) {
+            snprintf(err, errlen, "--log-format '%s' is not one of text, json", arg);
+            return RUN_PARSE_BAD_VALUE;
+        }
+        return RUN_PARSE_OK;
+    case OPT_API_SOCKET:
+        if (!*arg || strlen(arg) >= sizeof(cfg->api_socket)) {
+            snprintf(err, errlen, "--api-socket path must be 1 to %zu bytes long",
+                     sizeof(cfg->api_socket) - 1);
+            return RUN_PARSE_BAD_VALUE;
+        }
+        strcpy(cfg->api_socket, arg);
         return RUN_PARSE_OK;
     default:
         break;
@@ -214,16 +234,93 @@ static enum run_parse_result parse_one(int opt, const char *arg, struct run_opti
     return RUN_PARSE_OK;
 }
 
+enum run_parse_result run_options_set(struct run_options *opts, const char *name,
+                                      const char *value, char *err, size_t errlen)
+{
+    for (const struct option *o = long_options; o->name; o++) {
+        if (strcmp(o->name, name) != 0 || o->val == OPT_HELP || o->val == OPT_CONFIG)
+            continue;
+        if ((o->has_arg == required_argument) != (value != NULL))
+            break;
+        return parse_one(o->val, value, opts, err, errlen);
+    }
+    snprintf(err, errlen, "unknown option '%s'", name);
+    return RUN_PARSE_USAGE;
+}
+
+/*
+ * First pass over argv: only --config, so the file is applied before every
+ * other option. getopt itself does the scan, so a "--config" that is the
+ * value of another option (--cmdline --config) is not mistaken for one.
+ * --log-format is taken early too, so an error in the file is already
+ * reported in the format asked for. Other mistakes are left for the second
+ * pass to report.
+ */
+static enum run_parse_result find_config(int argc, char **argv, struct run_options *opts,
+                                         const char **path, char *err, size_t errlen)
+{
+    *path = NULL;
+    optind = 0;   /* GNU: full re-initialisation, so the parser can run more than once */
+    opterr = 0;   /* we print our own one-line messages */
+    for (;;) {
+        int opt = getopt_long(argc, argv, ":h", long_options, NULL);
+        if (opt == -1)
+            break;
+        if (opt == 'h' || opt == OPT_HELP)
+            return RUN_PARSE_HELP;   /* help even when the file is bad */
+        if (opt == OPT_LOG_FORMAT)
+            (void)log_parse_format(optarg, &opts->log_format);
+        if (opt != OPT_CONFIG)
+            continue;
+        if (*path) {
+            snprintf(err, errlen, "--config given twice");
+            return RUN_PARSE_USAGE;
+        }
+        *path = optarg;
+    }
+    return RUN_PARSE_OK;
+}
+
+/* What the command line needs once everything is applied. */
+static enum run_parse_result check_complete(const struct run_options *opts, const char *config,
+                                            char *err, size_t errlen)
+{
+    const struct vm_config *cfg = &opts->cfg;
+    if (cfg->no_start && !cfg->api_socket[0]) {
+        snprintf(err, errlen, "config '%s': \"start\": false needs an API socket to start the VM "
+                 "(\"api_socket\" or --api-socket PATH)", config);
+        return RUN_PARSE_BAD_VALUE;
+    }
+    /* A VM that waits for the API may get its kernel from it. */
+    if (!cfg->kernel_path && !cfg->no_start) {
+        if (config) {
+            snprintf(err, errlen, "config '%s': no \"kernel\" (and no --kernel PATH)", config);
+            return RUN_PARSE_BAD_VALUE;
+        }
+        snprintf(err, errlen, "missing --kernel PATH (see casulo run --help)");
+        return RUN_PARSE_USAGE;
+    }
+    return RUN_PARSE_OK;
+}
+
 enum run_parse_result run_options_parse(int argc, char **argv, struct run_options *opts,
                                         char *err, size_t errlen)
 {
     vm_config_init(&opts->cfg);
     opts->log_level = LOG_NOTICE;
-    opts->api_socket = NULL;
+    opts->log_format = LOG_FORMAT_TEXT;
     err[0] = 0;
 
-    optind = 0;   /* GNU: full re-initialisation, so the parser can run more than once */
-    opterr = 0;   /* we print our own one-line messages */
+    const char *config;
+    enum run_parse_result r = find_config(argc, argv, opts, &config, err, errlen);
+    if (r != RUN_PARSE_OK)
+        return r;
+    if (config && config_file_load(config, opts, err, errlen) < 0)
+        return RUN_PARSE_BAD_VALUE;
+
+    /* The first --disk (--net) on the command line replaces the file's list. */
+    bool disk_flag_seen = false, net_flag_seen = false;
+    optind = 0;
     for (;;) {
         int longindex = -1;
         int opt = getopt_long(argc, argv, ":h", long_options, &longindex);
@@ -239,7 +336,21 @@ enum run_parse_result run_options_parse(int argc, char **argv, struct run_option
             snprintf(err, errlen, "option '%s' needs a value", argv[optind - 1]);
             return RUN_PARSE_USAGE;
         }
-        enum run_parse_result r = parse_one(opt, optarg, opts, err, errlen);
+        if (opt == OPT_CONFIG)
+            continue;
+        if (opt == OPT_DISK && !disk_flag_seen) {
+            disk_flag_seen = true;
+            free(opts->cfg.disks);
+            opts->cfg.disks = NULL;
+            opts->cfg.nr_disks = 0;
+        }
+        if (opt == OPT_NET && !net_flag_seen) {
+            net_flag_seen = true;
+            free(opts->cfg.nets);
+            opts->cfg.nets = NULL;
+            opts->cfg.nr_nets = 0;
+        }
+        r = parse_one(opt, optarg, opts, err, errlen);
         if (r != RUN_PARSE_OK)
             return r;
     }
@@ -247,9 +358,5 @@ enum run_parse_result run_options_parse(int argc, char **argv, struct run_option
         snprintf(err, errlen, "unexpected argument '%s' (see casulo run --help)", argv[optind]);
         return RUN_PARSE_USAGE;
     }
-    if (!opts->cfg.kernel_path) {
-        snprintf(err, errlen, "missing --kernel PATH (see casulo run --help)");
-        return RUN_PARSE_USAGE;
-    }
-    return RUN_PARSE_OK;
+    return check_complete(opts, config, err, errlen);
 }
