@@ -407,9 +407,11 @@ int balloon_set_target(struct balloon *b, uint64_t bytes)
         return -ERANGE;
     pthread_mutex_lock(&b->lock);
     uint32_t old = __atomic_exchange_n(&b->num_pages, (uint32_t)pages, __ATOMIC_ACQ_REL);
-    if (b->active && old != pages)
-        virtio_config_interrupt(b->vdev);
+    struct virtio_device *vdev = b->active && old != pages ? b->vdev : NULL;
     pthread_mutex_unlock(&b->lock);
+    /* Outside the lock: a reset racing with it costs at most a spurious config interrupt. */
+    if (vdev)
+        virtio_config_interrupt(vdev);
     return 0;
 }
 
