@@ -27,6 +27,7 @@
 
 struct vcpu;
 struct virtio_device;
+struct balloon;
 struct kvm_cpuid2;
 
 /* Why a VM stopped; decides casulo's exit status. */
@@ -67,7 +68,8 @@ struct vm {
     bool pci_ready;
     struct msi_kvm msi;
     bool msi_ready;
-    struct virtio_device *virtio[VM_CONFIG_MAX_DISKS + VM_CONFIG_MAX_NETS + 1];
+    struct virtio_device *virtio[VM_CONFIG_MAX_DISKS + VM_CONFIG_MAX_NETS + 2];
+    struct balloon *balloon;         /* owned by its transport; NULL without --balloon */
     unsigned nr_virtio;
     struct console console;
     struct boot_info boot;

@@ -40,6 +40,7 @@ struct vm_config {
     struct net_config *nets;       /* --net, in order */
     unsigned nr_nets;
     bool rng;                      /* --rng */
+    bool balloon;                  /* --balloon */
     /*
      * Both below are plain arrays/flags with 0 as the default, so
      * vm_config_init and vm_config_free need nothing for them.

@@ -30,6 +30,7 @@ enum cfg_kind {
     CFG_DISKS,      /* an array of option strings or objects */
     CFG_NETS,
     CFG_RNG,        /* true or false */
+    CFG_BALLOON,    /* true or false */
     CFG_START,
 };
 
@@ -51,6 +52,7 @@ static const struct cfg_key cfg_keys[] = {
     { "disks", "disk", "disk", CFG_DISKS },
     { "nets", "net", "net", CFG_NETS },
     { "rng", NULL, "rng", CFG_RNG },
+    { "balloon", NULL, "balloon", CFG_BALLOON },
     { "log_level", "log-level", "log-level", CFG_STRING },
     { "log_format", "log-format", "log-format", CFG_STRING },
     { "api_socket", "api-socket", "api-socket", CFG_STRING },
@@ -313,6 +315,8 @@ static int cfg_bool(const struct cfg_ctx *c, const struct cfg_key *k, const json
         return cfg_fail(c, "'%s' must be true or false", k->name);
     if (k->kind == CFG_RNG)
         c->opts->cfg.rng = json_is_true(v);
+    else if (k->kind == CFG_BALLOON)
+        c->opts->cfg.balloon = json_is_true(v);
     else
         c->opts->cfg.no_start = !json_is_true(v);
     return 0;
@@ -333,6 +337,7 @@ static int cfg_apply(const struct cfg_ctx *c, const struct cfg_key *k, const jso
     case CFG_NETS:
         return cfg_list(c, k, v);
     case CFG_RNG:
+    case CFG_BALLOON:
     case CFG_START:
         return cfg_bool(c, k, v);
     }

@@ -20,7 +20,7 @@
 enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
     OPT_ON_REBOOT, OPT_LOG_LEVEL, OPT_HELP, OPT_DISK, OPT_NET, OPT_RNG, OPT_CONFIG,
-    OPT_LOG_FORMAT, OPT_API_SOCKET,
+    OPT_LOG_FORMAT, OPT_API_SOCKET, OPT_BALLOON,
 };
 
 static const struct option long_options[] = {
@@ -35,6 +35,7 @@ static const struct option long_options[] = {
     { "disk", required_argument, NULL, OPT_DISK },
     { "net", required_argument, NULL, OPT_NET },
     { "rng", no_argument, NULL, OPT_RNG },
+    { "balloon", no_argument, NULL, OPT_BALLOON },
     { "config", required_argument, NULL, OPT_CONFIG },
     { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
     { "api-socket", required_argument, NULL, OPT_API_SOCKET },
@@ -63,6 +64,7 @@ void run_options_usage(FILE *out)
           "                         [,serial=STR][,io=auto|uring|sync][,direct=on][,queues=N]\n"
           "  --net SPEC             virtio-net NIC on a TAP, repeatable: tap=NAME[,mac=MAC]\n"
           "  --rng                  virtio-rng entropy device (host getrandom)\n"
+          "  --balloon              virtio-balloon: resize guest memory through the API\n"
           "  --api-socket PATH      serve the VM's HTTP API on this Unix socket (docs/api.md)\n"
           "  --log-level LEVEL      error, warn, notice (default), info or debug\n"
           "  --log-format FORMAT    text (default) or json (one JSON object per line)\n"
@@ -203,6 +205,9 @@ static enum run_parse_result parse_one(int opt, const char *arg, struct run_opti
         return parse_device(opt, arg, cfg, err, errlen);
     case OPT_RNG:
         cfg->rng = true;
+        return RUN_PARSE_OK;
+    case OPT_BALLOON:
+        cfg->balloon = true;
         return RUN_PARSE_OK;
     case OPT_LOG_LEVEL:
         if (log_parse_level(arg, &opts->log_level) < 0) {

@@ -22,6 +22,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/platform.h"
 #include "core/vcpu.h"
+#include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
@@ -400,7 +401,7 @@ static int add_virtio(struct vm *vm, const struct virtio_device_ops *ops, void *
     return 0;
 }
 
-/* --disk, --net and --rng, in that order (it decides their PCI slots). */
+/* --disk, --net, --rng and --balloon, in that order (it decides their PCI slots). */
 static int create_virtio_devices(struct vm *vm, char *err, size_t errlen)
 {
     const struct vm_config *cfg = vm->cfg;
@@ -435,6 +436,18 @@ static int create_virtio_devices(struct vm *vm, char *err, size_t errlen)
         ret = add_virtio(vm, &virtio_rng_ops, rng, "rng0", err, errlen);
         if (ret)
             return ret;
+    }
+    if (cfg->balloon) {
+        struct balloon *b;
+        int ret = balloon_create(&b);
+        if (ret) {
+            snprintf(err, errlen, "cannot create virtio-balloon: %s", strerror(-ret));
+            return ret;
+        }
+        ret = add_virtio(vm, &balloon_ops, b, "balloon0", err, errlen);
+        if (ret)
+            return ret;
+        vm->balloon = b;
     }
     return 0;
 }
@@ -696,6 +709,7 @@ static void destroy(struct vm *vm, bool background_teardown)
     for (unsigned i = vm->nr_virtio; i-- > 0;)
         virtio_pci_destroy(vm->virtio[i]);
     vm->nr_virtio = 0;
+    vm->balloon = NULL;
     if (vm->pci_ready)
         pci_host_destroy(&vm->pci);
     vm->pci_ready = false;
