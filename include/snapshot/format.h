@@ -135,6 +135,16 @@ const struct snap_record *snap_image_find(const struct snap_image *img, const ch
 
 bool snap_name_valid(const char *name);
 
+/* Device records are named "dev.<device name>". */
+#define SNAP_DEVICE_PREFIX "dev."
+int snap_write_device(struct snap_writer *w, const char *device, uint32_t version,
+                      const void *payload, size_t len) MUST_CHECK;
+/*
+ * Copies a fixed-layout payload out of a record (payloads are not aligned):
+ * -EPROTONOSUPPORT for another version, -EBADMSG for another length.
+ */
+int snap_record_copy(const struct snap_record *r, uint32_t version, void *out, size_t len) MUST_CHECK;
+
 /* ---- atomic files ---- */
 
 /*

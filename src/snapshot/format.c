@@ -382,6 +382,25 @@ const struct snap_record *snap_image_find(const struct snap_image *img, const ch
     return NULL;
 }
 
+int snap_write_device(struct snap_writer *w, const char *device, uint32_t version,
+                      const void *payload, size_t len)
+{
+    char name[SNAP_NAME_LEN];
+    if ((size_t)snprintf(name, sizeof(name), SNAP_DEVICE_PREFIX "%s", device) >= sizeof(name))
+        return -ENAMETOOLONG;
+    return snap_write_record(w, name, version, payload, len);
+}
+
+int snap_record_copy(const struct snap_record *r, uint32_t version, void *out, size_t len)
+{
+    if (r->version != version)
+        return -EPROTONOSUPPORT;
+    if (r->length != len)
+        return -EBADMSG;
+    memcpy(out, r->payload, len);
+    return 0;
+}
+
 /* ---- atomic files ---- */
 
 int snap_atomic_open(struct snap_atomic_file *f, int dir_fd, const char *name)
