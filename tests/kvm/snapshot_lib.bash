@@ -14,12 +14,14 @@ snapshot_require() {
         skip "casulo has no snapshot verb"
 }
 
-# snapshot_counter DIR OUTCOPY: runs the counter guest, pauses it after a few
-# counts, snapshots it into DIR, copies its console output so far (complete:
-# a paused guest prints nothing more) to OUTCOPY and stops it.
+# snapshot_counter DIR OUTCOPY [ARGS...]: runs the counter guest (with ARGS),
+# pauses it after a few counts, snapshots it into DIR, copies its console
+# output so far (complete: a paused guest prints nothing more) to OUTCOPY
+# and stops it.
 snapshot_counter() {
     local dir=$1 copy=$2
-    casulo_start --kernel "$GUESTS/counter.elf" --memory 64M --api-socket "$T/api"
+    shift 2
+    casulo_start --kernel "$GUESTS/counter.elf" --memory 64M --api-socket "$T/api" "$@"
     wait_count "count=" 3
     "$CASULO" pause --api "$T/api" >"$T/client.out" 2>&1 ||
         fail "casulo pause failed: $(cat "$T/client.out")"
