@@ -37,6 +37,8 @@ struct snap_kvm {
  * and its next KVM_RUN): one KVM_RUN with immediate_exit=1, which completes
  * the instruction and returns at once. Without it the saved RIP/RAX would
  * lose that instruction's result. The vCPU's thread must be parked.
+ * Returns 0 when done, 1 when KVM answered with a new exit that the caller
+ * must handle (then call again), or -errno.
  */
 int snap_vcpu_complete_io(int vcpu_fd, struct kvm_run *run) MUST_CHECK;
 

@@ -63,7 +63,7 @@ int snap_vcpu_complete_io(int vcpu_fd, struct kvm_run *run)
     int e = errno;
     run->immediate_exit = 0;
     if (r == 0)
-        return -EPROTO;   /* it ran and exited: the caller is not in a state to handle that */
+        return 1;   /* finishing it made a new exit (next element of a rep ins/outs) */
     /* EAGAIN: KVM-PVM's answer for an AP still waiting for its SIPI. */
     return e == EINTR || e == EAGAIN ? 0 : -e;
 }

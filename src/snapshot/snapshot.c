@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -115,6 +116,69 @@ static int write_state(struct vm *vm, int fd, const struct snap_memory_ref *mem,
     return ret;
 }
 
+/*
+ * Dispatches a port I/O or MMIO exit the way the vCPU loop does. Only
+ * reached when finishing one element of a string instruction (rep ins/outs)
+ * exits for the next one.
+ */
+static bool dispatch_exit(struct vm *vm, struct kvm_run *run)
+{
+    if (run->exit_reason == KVM_EXIT_IO) {
+        unsigned size = run->io.size;
+        uint64_t total = (uint64_t)size * run->io.count;
+        if ((size != 1 && size != 2 && size != 4) ||
+            run->io.data_offset >= (uint64_t)vm->vcpu_mmap_size ||
+            total > (uint64_t)vm->vcpu_mmap_size - run->io.data_offset)
+            return false;
+        uint8_t *data = (uint8_t *)run + run->io.data_offset;
+        for (uint32_t i = 0; i < run->io.count; i++, data += size) {
+            if (run->io.direction == KVM_EXIT_IO_OUT)
+                bus_write(&vm->pio, run->io.port, data, size);
+            else
+                bus_read(&vm->pio, run->io.port, data, size);
+        }
+        return true;
+    }
+    if (run->exit_reason == KVM_EXIT_MMIO) {
+        unsigned len = run->mmio.len;
+        if (len == 0 || len > sizeof(run->mmio.data))
+            return false;
+        if (run->mmio.is_write)
+            bus_write(&vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
+        else
+            bus_read(&vm->mmio, run->mmio.phys_addr, run->mmio.data, len);
+        return true;
+    }
+    return false;
+}
+
+/* Bounded: a rep instruction over a whole page of ports is 4096 elements. */
+#define COMPLETE_IO_MAX_EXITS 65536
+
+/*
+ * A vCPU parked right after a PIO/MMIO exit has the result in kvm_run but
+ * has not finished the instruction; finish it so RIP and RAX are consistent.
+ */
+static int complete_io(struct vm *vm, struct vcpu *v, char *err, size_t errlen)
+{
+    for (unsigned n = 0; n < COMPLETE_IO_MAX_EXITS; n++) {
+        int ret = snap_vcpu_complete_io(v->fd, v->run);
+        if (ret <= 0) {
+            if (ret)
+                snprintf(err, errlen, "vCPU %u: cannot complete its pending I/O: %s", v->index,
+                         strerror(-ret));
+            return ret;
+        }
+        if (!dispatch_exit(vm, v->run)) {
+            snprintf(err, errlen, "vCPU %u: unexpected exit %u while completing its I/O", v->index,
+                     v->run->exit_reason);
+            return -EPROTO;
+        }
+    }
+    snprintf(err, errlen, "vCPU %u: its pending I/O does not complete", v->index);
+    return -EBUSY;
+}
+
 int snapshot_save(struct vm *vm, const char *dir, char *err, size_t errlen)
 {
     if (!vm_is_paused(vm)) {
@@ -128,16 +192,9 @@ int snapshot_save(struct vm *vm, const char *dir, char *err, size_t errlen)
     int dfd = open_dir(dir, true, err, errlen);
     if (dfd < 0)
         return dfd;
-    /*
-     * A vCPU parked right after a PIO/MMIO exit has not consumed the result
-     * yet; let KVM finish that instruction so registers are consistent.
-     */
     int ret = 0;
-    for (unsigned i = 0; i < vm->nr_vcpus && !ret; i++) {
-        ret = snap_vcpu_complete_io(vm->vcpus[i].fd, vm->vcpus[i].run);
-        if (ret)
-            snprintf(err, errlen, "vCPU %u: cannot complete its pending I/O: %s", i, strerror(-ret));
-    }
+    for (unsigned i = 0; i < vm->nr_vcpus && !ret; i++)
+        ret = complete_io(vm, &vm->vcpus[i], err, errlen);
     if (ret) {
         close(dfd);
         return ret;
