@@ -28,6 +28,7 @@ struct guest_mem {
     uint64_t ram_size;  /* total RAM, all regions */
     void *mapping;      /* one host reservation backing every region */
     size_t mapping_size;
+    bool file_backed;   /* mapped from a snapshot's memory file */
 };
 
 /*
@@ -37,6 +38,13 @@ struct guest_mem {
  */
 int guest_mem_init(struct guest_mem *gm, uint64_t ram_size, uint64_t hole_start,
                    uint64_t high_start) MUST_CHECK;
+/*
+ * The same layout, but RAM is `fd` from `offset` (page-aligned), mapped
+ * MAP_PRIVATE: pages load lazily from the file, guest writes stay private.
+ * For restoring a snapshot; the fd may be closed afterwards.
+ */
+int guest_mem_init_from_file(struct guest_mem *gm, int fd, uint64_t offset, uint64_t ram_size,
+                             uint64_t hole_start, uint64_t high_start) MUST_CHECK;
 void guest_mem_destroy(struct guest_mem *gm);
 
 /* Host pointer for [gpa, gpa+len) when the range is inside one region; else NULL. */

@@ -68,4 +68,18 @@ bool acpi_pm_press_power_button(struct acpi_pm *pm);
 /* The PM timer's current 24-bit value. */
 uint32_t acpi_pm_timer(struct acpi_pm *pm);
 
+/*
+ * Snapshot: the registers and how far the PM timer had run, so that after a
+ * restore the timer continues from where it was instead of jumping.
+ */
+#define ACPI_PM_SNAP_VERSION 1
+struct acpi_pm_snap {
+    uint16_t pm1_sts, pm1_en, pm1_cnt, gpe0_sts, gpe0_en;
+    uint16_t reserved[3];
+    uint64_t timer_elapsed_ns;
+};
+
+void acpi_pm_save(struct acpi_pm *pm, struct acpi_pm_snap *s);
+int acpi_pm_load(struct acpi_pm *pm, const struct acpi_pm_snap *s) MUST_CHECK;
+
 #endif

@@ -11,6 +11,8 @@
 #include "util/compiler.h"
 
 struct vm;
+struct snap_writer;
+struct snap_record;
 
 #define DEVICE_MAX 32
 
@@ -22,6 +24,15 @@ struct device_ops {
     void (*exit)(struct vm *vm, void *state);
     /* Back to power-on state (guest reboot with --on-reboot restart). */
     void (*reset)(void *state);
+    /*
+     * Snapshot (both NULL for a device with no state). save appends the
+     * device's record "dev.<name>" (snap_write_device); the VM is paused.
+     * load gets that record, already checksummed: it checks the version,
+     * length and every field before changing anything (-EINVAL,
+     * -EPROTONOSUPPORT), then applies it and re-drives its IRQ lines.
+     */
+    int (*save)(void *state, struct snap_writer *w);
+    int (*load)(void *state, const struct snap_record *rec);
 };
 
 struct device_instance {

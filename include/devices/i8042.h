@@ -56,4 +56,13 @@ extern const struct bus_ops i8042_cmd_ops;
 extern const struct bus_ops i8042_port92_ops;
 #define I8042_PORT92 0x92
 
+#define I8042_SNAP_VERSION 1
+struct i8042_snap {
+    uint8_t ctr, status, out, out_full, out_aux, pending_cmd, outport, port92;
+};
+
+void i8042_save(struct i8042 *kbc, struct i8042_snap *s);
+/* Validates first (-EINVAL changes nothing). */
+int i8042_load(struct i8042 *kbc, const struct i8042_snap *s) MUST_CHECK;
+
 #endif

@@ -67,4 +67,18 @@ void rtc_write(struct rtc *rtc, unsigned port, uint8_t value);
 
 extern const struct bus_ops rtc_bus_ops;
 
+/*
+ * Snapshot: the index and CMOS memory. The time registers are not stored:
+ * they read the host clock, so a restored guest sees the real time.
+ */
+#define RTC_SNAP_VERSION 1
+struct rtc_snap {
+    uint8_t index;
+    uint8_t reserved[7];
+    uint8_t cmos[RTC_CMOS_SIZE];
+};
+
+void rtc_save(struct rtc *rtc, struct rtc_snap *s);
+int rtc_load(struct rtc *rtc, const struct rtc_snap *s) MUST_CHECK;
+
 #endif

@@ -123,4 +123,21 @@ void uart16550_write(struct uart16550 *u, unsigned offset, uint8_t value);
 /* Bus glue: register UART16550_NR_PORTS ports with the UART as opaque. */
 extern const struct bus_ops uart16550_bus_ops;
 
+/*
+ * Snapshot of the guest-visible state (fixed layout; bump the version on any
+ * change). The receive queue is stored oldest byte first.
+ */
+#define UART16550_SNAP_VERSION 1
+struct uart16550_snap {
+    uint8_t ier, lcr, mcr, scr, dll, dlm, fcr, msr_delta;
+    uint8_t fifo_enabled, thre_pending, overrun, reserved;
+    uint16_t rx_count;
+    uint16_t reserved2;
+    uint8_t rx[UART16550_RX_QUEUE];
+};
+
+void uart16550_save(struct uart16550 *u, struct uart16550_snap *s);
+/* Validates every field first (-EINVAL changes nothing), then applies and drives the IRQ line. */
+int uart16550_load(struct uart16550 *u, const struct uart16550_snap *s) MUST_CHECK;
+
 #endif

@@ -11,17 +11,18 @@
 #include <unistd.h>
 #include <sys/mman.h>
 
-int guest_mem_init(struct guest_mem *gm, uint64_t ram_size, uint64_t hole_start,
-                   uint64_t high_start)
+/* Checks the layout arguments shared by both ways of mapping RAM. */
+static int check_layout(uint64_t ram_size, uint64_t hole_start, uint64_t high_start)
 {
-    memset(gm, 0, sizeof(*gm));
     if (ram_size == 0 || ram_size % 4096 || hole_start % 4096 || high_start < hole_start)
         return -EINVAL;
+    return 0;
+}
 
-    void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-    if (p == MAP_FAILED)
-        return -errno;
+/* Slices the one mapping `p` into regions around the 32-bit MMIO hole. */
+static void setup_regions(struct guest_mem *gm, void *p, uint64_t ram_size, uint64_t hole_start,
+                          uint64_t high_start)
+{
     /*
      * Guest RAM never belongs in a core dump of the VMM, nor in a forked child
      * (the background teardown process must not copy its page tables).
@@ -43,6 +44,42 @@ int guest_mem_init(struct guest_mem *gm, uint64_t ram_size, uint64_t hole_start,
             .gpa = high_start, .size = ram_size - low, .hva = (uint8_t *)p + low };
         gm->nr_regions = 2;
     }
+}
+
+int guest_mem_init(struct guest_mem *gm, uint64_t ram_size, uint64_t hole_start,
+                   uint64_t high_start)
+{
+    memset(gm, 0, sizeof(*gm));
+    int ret = check_layout(ram_size, hole_start, high_start);
+    if (ret)
+        return ret;
+    void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (p == MAP_FAILED)
+        return -errno;
+    setup_regions(gm, p, ram_size, hole_start, high_start);
+    return 0;
+}
+
+int guest_mem_init_from_file(struct guest_mem *gm, int fd, uint64_t offset, uint64_t ram_size,
+                             uint64_t hole_start, uint64_t high_start)
+{
+    memset(gm, 0, sizeof(*gm));
+    int ret = check_layout(ram_size, hole_start, high_start);
+    if (ret)
+        return ret;
+    if (offset % (uint64_t)sysconf(_SC_PAGESIZE))
+        return -EINVAL;
+    /*
+     * Private: guest writes go to anonymous copies, the file never changes,
+     * and every VM restored from it shares its page cache until it writes.
+     */
+    void *p = mmap(NULL, ram_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_NORESERVE, fd,
+                   (off_t)offset);
+    if (p == MAP_FAILED)
+        return -errno;
+    setup_regions(gm, p, ram_size, hole_start, high_start);
+    gm->file_backed = true;
     return 0;
 }
 

@@ -13,6 +13,7 @@
 #include "devices/acpi_pm.h"
 #include "devices/device.h"
 #include "devices/platform_devices.h"
+#include "snapshot/format.h"
 #include "util/log.h"
 
 static void acpi_pm_dev_poweroff(void *opaque)
@@ -65,9 +66,25 @@ static void acpi_pm_dev_reset(void *state)
     acpi_pm_reset(state);
 }
 
+static int acpi_pm_dev_save(void *state, struct snap_writer *w)
+{
+    struct acpi_pm_snap snap;
+    acpi_pm_save(state, &snap);
+    return snap_write_device(w, "acpi-pm", ACPI_PM_SNAP_VERSION, &snap, sizeof(snap));
+}
+
+static int acpi_pm_dev_load(void *state, const struct snap_record *rec)
+{
+    struct acpi_pm_snap snap;
+    int err = snap_record_copy(rec, ACPI_PM_SNAP_VERSION, &snap, sizeof(snap));
+    return err ? err : acpi_pm_load(state, &snap);
+}
+
 const struct device_ops acpi_pm_device = {
     .name = "acpi-pm",
     .init = acpi_pm_dev_init,
     .exit = acpi_pm_dev_exit,
     .reset = acpi_pm_dev_reset,
+    .save = acpi_pm_dev_save,
+    .load = acpi_pm_dev_load,
 };

@@ -8,6 +8,7 @@
  */
 #include "devices/acpi_pm.h"
 
+#include <errno.h>
 #include <string.h>
 #include <time.h>
 
@@ -250,4 +251,37 @@ void acpi_pm_unregister(struct bus *pio)
 {
     for (unsigned i = 0; i < ARRAY_SIZE(acpi_pm_blocks); i++)
         bus_unregister(pio, acpi_pm_blocks[i].port);
+}
+
+void acpi_pm_save(struct acpi_pm *pm, struct acpi_pm_snap *s)
+{
+    memset(s, 0, sizeof(*s));
+    pthread_mutex_lock(&pm->lock);
+    s->pm1_sts = pm->pm1_sts;
+    s->pm1_en = pm->pm1_en;
+    s->pm1_cnt = pm->pm1_cnt;
+    s->gpe0_sts = pm->gpe0_sts;
+    s->gpe0_en = pm->gpe0_en;
+    int64_t ns = monotonic_ns() - pm->timer_base_ns;
+    s->timer_elapsed_ns = ns > 0 ? (uint64_t)ns : 0;
+    pthread_mutex_unlock(&pm->lock);
+}
+
+int acpi_pm_load(struct acpi_pm *pm, const struct acpi_pm_snap *s)
+{
+    /* Ten years of uptime is plenty and keeps the subtraction below in range. */
+    if ((s->pm1_cnt & ~PM1_CNT_STORED) || s->timer_elapsed_ns > 10ULL * 366 * 86400 * 1000000000)
+        return -EINVAL;
+    pthread_mutex_lock(&pm->lock);
+    pm->pm1_sts = s->pm1_sts;
+    pm->pm1_en = s->pm1_en;
+    pm->pm1_cnt = s->pm1_cnt;
+    pm->gpe0_sts = s->gpe0_sts;
+    pm->gpe0_en = s->gpe0_en;
+    pm->timer_base_ns = monotonic_ns() - (int64_t)s->timer_elapsed_ns;
+    pm->sci_level = 0;
+    irq_line_set(&pm->sci, 0);
+    update_sci(pm);
+    pthread_mutex_unlock(&pm->lock);
+    return 0;
 }

@@ -11,6 +11,7 @@
 #include "devices/device.h"
 #include "devices/i8042.h"
 #include "devices/platform_devices.h"
+#include "snapshot/format.h"
 #include "util/log.h"
 
 struct i8042_dev {
@@ -82,9 +83,27 @@ static void i8042_dev_reset(void *state)
     i8042_reset(&d->kbc);
 }
 
+static int i8042_dev_save(void *state, struct snap_writer *w)
+{
+    struct i8042_dev *d = state;
+    struct i8042_snap snap;
+    i8042_save(&d->kbc, &snap);
+    return snap_write_device(w, "i8042", I8042_SNAP_VERSION, &snap, sizeof(snap));
+}
+
+static int i8042_dev_load(void *state, const struct snap_record *rec)
+{
+    struct i8042_dev *d = state;
+    struct i8042_snap snap;
+    int err = snap_record_copy(rec, I8042_SNAP_VERSION, &snap, sizeof(snap));
+    return err ? err : i8042_load(&d->kbc, &snap);
+}
+
 const struct device_ops i8042_device = {
     .name = "i8042",
     .init = i8042_dev_init,
     .exit = i8042_dev_exit,
     .reset = i8042_dev_reset,
+    .save = i8042_dev_save,
+    .load = i8042_dev_load,
 };

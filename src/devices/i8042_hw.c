@@ -9,6 +9,7 @@
  */
 #include "devices/i8042.h"
 
+#include <errno.h>
 #include <string.h>
 
 #define CMD_READ_CTR      0x20
@@ -239,3 +240,31 @@ static void port92_write(void *opaque, uint64_t offset, const void *buf, unsigne
 const struct bus_ops i8042_data_ops = { .read = data_read, .write = data_write };
 const struct bus_ops i8042_cmd_ops = { .read = cmd_read, .write = cmd_write };
 const struct bus_ops i8042_port92_ops = { .read = port92_read, .write = port92_write };
+
+void i8042_save(struct i8042 *kbc, struct i8042_snap *s)
+{
+    pthread_mutex_lock(&kbc->lock);
+    *s = (struct i8042_snap){
+        .ctr = kbc->ctr, .status = kbc->status, .out = kbc->out, .out_full = kbc->out_full,
+        .out_aux = kbc->out_aux, .pending_cmd = kbc->pending_cmd, .outport = kbc->outport,
+        .port92 = kbc->port92,
+    };
+    pthread_mutex_unlock(&kbc->lock);
+}
+
+int i8042_load(struct i8042 *kbc, const struct i8042_snap *s)
+{
+    if (s->out_full > 1 || s->out_aux > 1)
+        return -EINVAL;
+    pthread_mutex_lock(&kbc->lock);
+    kbc->ctr = s->ctr;
+    kbc->status = s->status;
+    kbc->out = s->out;
+    kbc->out_full = s->out_full;
+    kbc->out_aux = s->out_aux;
+    kbc->pending_cmd = s->pending_cmd;
+    kbc->outport = s->outport;
+    kbc->port92 = s->port92;
+    pthread_mutex_unlock(&kbc->lock);
+    return 0;
+}

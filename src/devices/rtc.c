@@ -12,6 +12,7 @@
 #include "devices/device.h"
 #include "devices/platform_devices.h"
 #include "devices/rtc.h"
+#include "snapshot/format.h"
 #include "util/log.h"
 
 static void rtc_dev_fill_memory(struct vm *vm, struct rtc *rtc)
@@ -61,9 +62,25 @@ static void rtc_dev_reset(void *state)
     rtc_reset(state);
 }
 
+static int rtc_dev_save(void *state, struct snap_writer *w)
+{
+    struct rtc_snap snap;
+    rtc_save(state, &snap);
+    return snap_write_device(w, "rtc", RTC_SNAP_VERSION, &snap, sizeof(snap));
+}
+
+static int rtc_dev_load(void *state, const struct snap_record *rec)
+{
+    struct rtc_snap snap;
+    int err = snap_record_copy(rec, RTC_SNAP_VERSION, &snap, sizeof(snap));
+    return err ? err : rtc_load(state, &snap);
+}
+
 const struct device_ops rtc_device = {
     .name = "rtc",
     .init = rtc_dev_init,
     .exit = rtc_dev_exit,
     .reset = rtc_dev_reset,
+    .save = rtc_dev_save,
+    .load = rtc_dev_load,
 };

@@ -7,6 +7,7 @@
  */
 #include "devices/rtc.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 
@@ -244,3 +245,24 @@ const struct bus_ops rtc_bus_ops = {
     .read = bus_read_rtc,
     .write = bus_write_rtc,
 };
+
+void rtc_save(struct rtc *rtc, struct rtc_snap *s)
+{
+    memset(s, 0, sizeof(*s));
+    pthread_mutex_lock(&rtc->lock);
+    s->index = rtc->index;
+    memcpy(s->cmos, rtc->cmos, sizeof(s->cmos));
+    pthread_mutex_unlock(&rtc->lock);
+}
+
+int rtc_load(struct rtc *rtc, const struct rtc_snap *s)
+{
+    if (s->index >= RTC_CMOS_SIZE)
+        return -EINVAL;
+    pthread_mutex_lock(&rtc->lock);
+    rtc->index = s->index;
+    memcpy(rtc->cmos, s->cmos, sizeof(rtc->cmos));
+    rtc->last_c_read = clock_now(rtc);
+    pthread_mutex_unlock(&rtc->lock);
+    return 0;
+}

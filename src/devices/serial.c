@@ -13,6 +13,7 @@
 #include "devices/device.h"
 #include "devices/platform_devices.h"
 #include "devices/uart16550.h"
+#include "snapshot/format.h"
 #include "util/log.h"
 
 struct serial {
@@ -97,9 +98,27 @@ static void serial_reset(void *state)
     uart16550_reset(&s->uart);
 }
 
+static int serial_save(void *state, struct snap_writer *w)
+{
+    struct serial *s = state;
+    struct uart16550_snap snap;
+    uart16550_save(&s->uart, &snap);
+    return snap_write_device(w, "serial", UART16550_SNAP_VERSION, &snap, sizeof(snap));
+}
+
+static int serial_load(void *state, const struct snap_record *rec)
+{
+    struct serial *s = state;
+    struct uart16550_snap snap;
+    int err = snap_record_copy(rec, UART16550_SNAP_VERSION, &snap, sizeof(snap));
+    return err ? err : uart16550_load(&s->uart, &snap);
+}
+
 const struct device_ops serial_device = {
     .name = "serial",
     .init = serial_init,
     .exit = serial_exit,
     .reset = serial_reset,
+    .save = serial_save,
+    .load = serial_load,
 };

@@ -322,3 +322,57 @@ const struct bus_ops uart16550_bus_ops = {
     .read = bus_read_uart,
     .write = bus_write_uart,
 };
+
+void uart16550_save(struct uart16550 *u, struct uart16550_snap *s)
+{
+    memset(s, 0, sizeof(*s));
+    pthread_mutex_lock(&u->lock);
+    s->ier = u->ier;
+    s->lcr = u->lcr;
+    s->mcr = u->mcr;
+    s->scr = u->scr;
+    s->dll = u->dll;
+    s->dlm = u->dlm;
+    s->fcr = u->fcr;
+    s->msr_delta = u->msr_delta;
+    s->fifo_enabled = u->fifo_enabled;
+    s->thre_pending = u->thre_pending;
+    s->overrun = u->overrun;
+    s->rx_count = (uint16_t)u->rx_count;
+    for (unsigned i = 0; i < u->rx_count; i++)
+        s->rx[i] = u->rx[(u->rx_head + i) % UART16550_RX_QUEUE];
+    pthread_mutex_unlock(&u->lock);
+}
+
+int uart16550_load(struct uart16550 *u, const struct uart16550_snap *s)
+{
+    /* Only values the register writes themselves could have produced. */
+    if ((s->ier & ~0x0fu) || (s->mcr & ~0x1fu) || (s->fcr & ~UART_FCR_TRIGGER) ||
+        (s->msr_delta & ~0x0fu) || s->fifo_enabled > 1 || s->thre_pending > 1 || s->overrun > 1 ||
+        (!s->fifo_enabled && s->fcr) || s->rx_count > UART16550_RX_QUEUE)
+        return -EINVAL;
+    pthread_mutex_lock(&u->lock);
+    u->ier = s->ier;
+    u->lcr = s->lcr;
+    u->mcr = s->mcr;
+    u->scr = s->scr;
+    u->dll = s->dll;
+    u->dlm = s->dlm;
+    u->fcr = s->fcr;
+    u->msr_delta = s->msr_delta;
+    u->msr_status = msr_lines(u);
+    u->fifo_enabled = s->fifo_enabled;
+    u->thre_pending = s->thre_pending;
+    u->overrun = s->overrun;
+    u->rx_head = 0;
+    u->rx_count = s->rx_count;
+    memcpy(u->rx, s->rx, s->rx_count);
+    /* A new console is not waiting for room. */
+    u->rx_blocked = false;
+    /* Re-drive the line from the loaded state: the in-kernel irqchip's view of it starts at 0. */
+    u->irq_level = 0;
+    irq_line_set(&u->irq, 0);
+    update_irq(u);
+    pthread_mutex_unlock(&u->lock);
+    return 0;
+}
