@@ -49,6 +49,7 @@ struct api_vm_stats {
 void api_vm_stats_free(struct api_vm_stats *stats);
 
 struct api_vm_ops {
+    int (*snapshot)(void *vm, const char *dir, char *err, size_t errlen);
     enum api_vm_state (*state)(void *vm);
     /* 0, -EALREADY (already in that state), -ESHUTDOWN (stopping) or -errno. */
     int (*pause)(void *vm);

@@ -22,6 +22,7 @@ struct client_request {
     const char *api_path;     /* the VM's API socket */
     bool json;
     int timeout_s;            /* power-off grace period; -1: the server's default */
+    const char *dir;          /* snapshot: the directory */
 };
 
 /* Runs one verb, writing results to out and errors to err (tests pass memory streams). */

@@ -29,6 +29,7 @@ struct vcpu;
 struct virtio_device;
 struct balloon;
 struct kvm_cpuid2;
+struct snapshot_restore;
 
 /* Why a VM stopped; decides casulo's exit status. */
 enum vm_exit_reason {
@@ -73,6 +74,7 @@ struct vm {
     unsigned nr_virtio;
     struct console console;
     struct boot_info boot;
+    struct snapshot_restore *restore;   /* only during vm_create with --restore */
 
     struct vcpu *vcpus;
     unsigned nr_vcpus;

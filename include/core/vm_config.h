@@ -47,6 +47,7 @@ struct vm_config {
      */
     bool no_start;                 /* config "start": false: wait for the API to boot it */
     char api_socket[VM_CONFIG_API_SOCKET_MAX];   /* --api-socket; "" when none */
+    char *restore_dir;             /* --restore DIR: continue a snapshot instead of booting */
 };
 
 void vm_config_init(struct vm_config *cfg);

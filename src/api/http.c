@@ -99,7 +99,13 @@ static unsigned action_status(int ret)
     case -ESHUTDOWN:
     case -EBUSY:
         return 409;
+    case -ENOTSUP:      /* the VM cannot do it (e.g. a snapshot with virtio devices) */
+        return 409;
     case -EINVAL:
+    case -ENOENT:       /* a path the request named does not exist ... */
+    case -ENOTDIR:
+    case -EACCES:       /* ... or cannot be used */
+    case -EEXIST:
         return 400;
     default:
         return 500;
@@ -212,8 +218,31 @@ static void get_healthz(struct api_ctx *ctx, const struct api_request *req,
     reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-/* Later: PUT /vm/snapshot, PUT /vm/restore, GET+PUT /vm/balloon. */
+/* PUT /snapshot {"path": DIR}: the VM must be paused; it stays paused. */
+static void put_snapshot(struct api_ctx *ctx, const struct api_request *req, struct api_response *resp)
+{
+    static const struct api_field fields[] = { { "path", API_FIELD_STRING, true } };
+    char err[512];
+    json_t *body;
+    if (api_json_body(req->body, req->body_len, true, fields, ARRAY_SIZE(fields), &body, err,
+                      sizeof(err)) < 0) {
+        reply_error(resp, 400, "%s", err);
+        return;
+    }
+    const char *dir = json_string_value(json_object_get(body, "path"));
+    int ret = -ENOTSUP;
+    snprintf(err, sizeof(err), "this VM cannot take snapshots");
+    if (ctx->ops->snapshot)
+        ret = ctx->ops->snapshot(ctx->vm, dir, err, sizeof(err));
+    json_decref(body);
+    if (ret < 0)
+        reply_error(resp, action_status(ret), "%s", err);
+    else
+        reply_state(ctx, resp, 200);
+}
+
 static const struct api_route api_routes[] = {
+    { "PUT", "/snapshot", put_snapshot },
     { "GET", "/vm", get_vm },
     { "PUT", "/vm/state", put_vm_state },
     { "PUT", "/vm/power-off", put_vm_power_off },

@@ -16,6 +16,7 @@
 #include "api/api_vm.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "snapshot/snapshot.h"
 #include "devices/acpi_pm.h"
 #include "devices/platform_devices.h"
 #include "virtio/net.h"
@@ -27,6 +28,11 @@ static enum api_vm_state kvm_state(void *opaque)
     if (atomic_load(&vm->stopping))
         return API_VM_STOPPING;
     return vm_is_paused(vm) ? API_VM_PAUSED : API_VM_RUNNING;
+}
+
+static int kvm_snapshot(void *opaque, const char *dir, char *err, size_t errlen)
+{
+    return snapshot_save(opaque, dir, err, errlen);
 }
 
 static int kvm_pause(void *opaque)
@@ -167,6 +173,7 @@ static int kvm_stats(void *opaque, struct api_vm_stats *out)
 const struct api_vm_ops api_vm_ops_kvm = {
     .state = kvm_state,
     .pause = kvm_pause,
+    .snapshot = kvm_snapshot,
     .resume = kvm_resume,
     .stop = kvm_stop,
     .power_button = kvm_power_button,

@@ -31,6 +31,7 @@ static const struct client_verb client_verbs[] = {
     { "resume", "PUT", "/vm/state", "resume paused vCPUs" },
     { "power-off", "PUT", "/vm/power-off", "press the ACPI power button; hard stop after a timeout" },
     { "stop", "PUT", "/vm/stop", "stop the VM now (hard)" },
+    { "snapshot", "PUT", "/snapshot", "save a paused VM into DIR" },
     { "status", "GET", "/vm", "state, uptime and configuration" },
     { "metrics", "GET", "/metrics", "Prometheus metrics" },
 };
@@ -75,6 +76,14 @@ static void request_body(const struct client_request *req, char *body, size_t le
         snprintf(body, len, "{\"state\": \"Paused\"}");
     else if (strcmp(req->verb, "resume") == 0)
         snprintf(body, len, "{\"state\": \"Running\"}");
+    else if (strcmp(req->verb, "snapshot") == 0) {
+        /* jansson escapes the path: it may hold quotes or backslashes. */
+        json_t *j = json_pack("{s:s}", "path", req->dir);
+        char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        snprintf(body, len, "%s", text ? text : "");
+        free(text);
+        json_decref(j);
+    }
     else if (strcmp(req->verb, "power-off") == 0 && req->timeout_s >= 0)
         snprintf(body, len, "{\"timeout_s\": %d}", req->timeout_s);
 }
@@ -83,7 +92,7 @@ static void request_body(const struct client_request *req, char *body, size_t le
 static int http_call(const struct client_request *req, const struct client_verb *verb,
                      long *status, struct buffer *reply, FILE *err)
 {
-    char body[64];
+    char body[512];
     request_body(req, body, sizeof(body));
     CURL *curl = curl_easy_init();
     if (!curl) {
@@ -199,6 +208,8 @@ static int print_success(const struct client_request *req, const struct buffer *
         print_power_off(out, root);
     else if (strcmp(req->verb, "stop") == 0)
         fprintf(out, "stopping\n");
+    else if (strcmp(req->verb, "snapshot") == 0)
+        fprintf(out, "saved\n");
     else
         fprintf(out, "%s\n", strcmp(req->verb, "pause") == 0 ? "paused" : "running");
     json_decref(root);
@@ -310,6 +321,8 @@ int cmd_client(int argc, char **argv)
             return 2;
         }
     }
+    if (strcmp(argv[0], "snapshot") == 0 && optind < argc)
+        req.dir = argv[optind++];
     if (optind < argc) {
         fprintf(stderr, "casulo: error: unexpected argument '%s'\n", argv[optind]);
         return 2;

@@ -20,6 +20,7 @@ static void usage(FILE *out)
           "  resume     resume a paused VM (--api PATH)\n"
           "  power-off  press the VM's ACPI power button, hard stop after a timeout\n"
           "  stop       stop a VM now (--api PATH)\n"
+          "  snapshot   save a paused VM (--api PATH DIR)\n"
           "  metrics    a VM's Prometheus metrics (--api PATH)\n"
           "  version    print the version\n"
           "  help       this help\n",

@@ -20,7 +20,7 @@
 enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
     OPT_ON_REBOOT, OPT_LOG_LEVEL, OPT_HELP, OPT_DISK, OPT_NET, OPT_RNG, OPT_CONFIG,
-    OPT_LOG_FORMAT, OPT_API_SOCKET, OPT_BALLOON,
+    OPT_LOG_FORMAT, OPT_API_SOCKET, OPT_BALLOON, OPT_RESTORE,
 };
 
 static const struct option long_options[] = {
@@ -39,6 +39,7 @@ static const struct option long_options[] = {
     { "config", required_argument, NULL, OPT_CONFIG },
     { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
     { "api-socket", required_argument, NULL, OPT_API_SOCKET },
+    { "restore", required_argument, NULL, OPT_RESTORE },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
 };
@@ -65,6 +66,7 @@ void run_options_usage(FILE *out)
           "  --net SPEC             virtio-net NIC on a TAP, repeatable: tap=NAME[,mac=MAC]\n"
           "  --rng                  virtio-rng entropy device (host getrandom)\n"
           "  --balloon              virtio-balloon: resize guest memory through the API\n"
+          "  --restore DIR          continue a snapshot instead of booting\n"
           "  --api-socket PATH      serve the VM's HTTP API on this Unix socket (docs/api.md)\n"
           "  --log-level LEVEL      error, warn, notice (default), info or debug\n"
           "  --log-format FORMAT    text (default) or json (one JSON object per line)\n"
@@ -209,6 +211,9 @@ static enum run_parse_result parse_one(int opt, const char *arg, struct run_opti
     case OPT_BALLOON:
         cfg->balloon = true;
         return RUN_PARSE_OK;
+    case OPT_RESTORE:
+        ret = set_string(&cfg->restore_dir, arg);
+        break;
     case OPT_LOG_LEVEL:
         if (log_parse_level(arg, &opts->log_level) < 0) {
             snprintf(err, errlen, "--log-level '%s' is not one of error, warn, notice, info, debug", arg);
@@ -297,7 +302,7 @@ static enum run_parse_result check_complete(const struct run_options *opts, cons
         return RUN_PARSE_BAD_VALUE;
     }
     /* A VM that waits for the API may get its kernel from it. */
-    if (!cfg->kernel_path && !cfg->no_start) {
+    if (!cfg->kernel_path && !cfg->no_start && !cfg->restore_dir) {
         if (config) {
             snprintf(err, errlen, "config '%s': no \"kernel\" (and no --kernel PATH)", config);
             return RUN_PARSE_BAD_VALUE;

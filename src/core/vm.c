@@ -22,6 +22,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/platform.h"
 #include "core/vcpu.h"
+#include "snapshot/snapshot.h"
 #include "virtio/balloon.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
@@ -286,7 +287,15 @@ static int create_irqchip(struct vm *vm, char *err, size_t errlen)
 
 static int setup_memory(struct vm *vm, char *err, size_t errlen)
 {
-    int ret = guest_mem_init(&vm->mem, vm->cfg->memory, X86_MMIO_HOLE_GPA, X86_HIGH_RAM_GPA);
+    int ret;
+    if (vm->restore) {
+        ret = snapshot_restore_memory(vm->restore, &vm->mem, X86_MMIO_HOLE_GPA, X86_HIGH_RAM_GPA,
+                                      err, errlen);
+        if (ret)
+            return ret;
+    } else {
+        ret = guest_mem_init(&vm->mem, vm->cfg->memory, X86_MMIO_HOLE_GPA, X86_HIGH_RAM_GPA);
+    }
     if (ret) {
         snprintf(err, errlen, "cannot map %llu MiB of guest memory: %s",
                  (unsigned long long)(vm->cfg->memory >> 20), strerror(-ret));
@@ -498,7 +507,8 @@ static int create_vcpus(struct vm *vm, char *err, size_t errlen)
         }
         ret = x86_vcpu_init(vcpu->fd, cpuid);
         free(cpuid);
-        if (!ret && i == 0)
+        /* A restored vCPU gets its registers from the snapshot instead. */
+        if (!ret && i == 0 && !vm->restore)
             ret = x86_vcpu_boot_regs(vcpu->fd, &vm->boot);
         if (ret) {
             snprintf(err, errlen, "cannot set up vCPU %u: %s", i, strerror(-ret));
@@ -518,7 +528,14 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
     pthread_mutex_init(&vm->pause_lock, NULL);
     pthread_cond_init(&vm->pause_cond, NULL);
 
-    int ret = bus_init(&vm->pio, "pio");
+    /* A snapshot is read and checked in full before /dev/kvm is opened. */
+    int ret = 0;
+    if (cfg->restore_dir) {
+        ret = snapshot_restore_open(&vm->restore, cfg->restore_dir, cfg, err, errlen);
+        if (ret)
+            goto fail;
+    }
+    ret = bus_init(&vm->pio, "pio");
     if (!ret)
         ret = bus_init(&vm->mmio, "mmio");
     if (!ret)
@@ -541,7 +558,7 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
         ret = setup_memory(vm, err, errlen);
     if (!ret)
         ret = create_irqchip(vm, err, errlen);
-    if (!ret)
+    if (!ret && !vm->restore)
         ret = load_guest(vm, err, errlen);
     if (!ret)
         ret = console_open(&vm->console, cfg, err, errlen);
@@ -553,8 +570,12 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
         ret = create_virtio_devices(vm, err, errlen);
     if (!ret)
         ret = create_vcpus(vm, err, errlen);
+    if (!ret && vm->restore)
+        ret = snapshot_restore_state(vm->restore, vm, err, errlen);
     if (ret)
         goto fail;
+    snapshot_restore_close(vm->restore);
+    vm->restore = NULL;
     return 0;
 fail:
     vm_destroy(vm);
@@ -701,6 +722,8 @@ static void close_kvm_fds(struct vm *vm, bool background)
 
 static void destroy(struct vm *vm, bool background_teardown)
 {
+    snapshot_restore_close(vm->restore);
+    vm->restore = NULL;
     for (unsigned i = vm->nr_devices; i-- > 0;)
         if (vm->devices[i].ops->exit)
             vm->devices[i].ops->exit(vm, vm->devices[i].state);

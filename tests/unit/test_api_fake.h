@@ -21,6 +21,7 @@ struct fake_vm {
     pthread_mutex_t lock;
     enum api_vm_state state;
     unsigned pause_calls, resume_calls, stop_calls, button_calls;
+    char last_snapshot[256];
     int button_result;           /* what power_button returns */
     int stats_result;            /* 0, or -ENOMEM to fail */
     char stop_detail[256];
@@ -119,7 +120,26 @@ static int fake_stats(void *opaque, struct api_vm_stats *out)
     return 0;
 }
 
+static int fake_snapshot(void *opaque, const char *dir, char *err, size_t errlen)
+{
+    struct fake_vm *f = opaque;
+    pthread_mutex_lock(&f->lock);
+    int ret = 0;
+    if (f->state != API_VM_PAUSED) {
+        snprintf(err, errlen, "the VM must be paused for a snapshot");
+        ret = -EALREADY;
+    } else if (strcmp(dir, "/nonexistent/dir") == 0) {
+        snprintf(err, errlen, "cannot create snapshot directory '%s': No such file or directory", dir);
+        ret = -ENOENT;
+    } else {
+        snprintf(f->last_snapshot, sizeof(f->last_snapshot), "%s", dir);
+    }
+    pthread_mutex_unlock(&f->lock);
+    return ret;
+}
+
 static const struct api_vm_ops fake_vm_ops = {
+    .snapshot = fake_snapshot,
     .state = fake_state,
     .pause = fake_pause,
     .resume = fake_resume,

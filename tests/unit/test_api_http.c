@@ -392,6 +392,22 @@ static void unknown_paths_and_methods(void **state)
     assert_string_equal(fx->resp.allow, "");
 }
 
+static void snapshot_needs_pause_and_a_path(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(call(fx, "PUT", "/snapshot", "{\"path\": \"/tmp/snap\"}"), 409);
+    expect_error(fx, 409, "the VM must be paused for a snapshot");
+    assert_int_equal(call(fx, "PUT", "/vm/state", "{\"state\": \"Paused\"}"), 200);
+    assert_int_equal(call(fx, "PUT", "/snapshot", "{\"dir\": \"/tmp/snap\"}"), 400);
+    expect_error(fx, 400, "unknown field 'dir'");
+    assert_int_equal(call(fx, "PUT", "/snapshot", "{}"), 400);
+    assert_int_equal(call(fx, "PUT", "/snapshot", "{\"path\": 7}"), 400);
+    assert_int_equal(call(fx, "PUT", "/snapshot", "{\"path\": \"/nonexistent/dir\"}"), 400);
+    expect_error(fx, 400, "cannot create snapshot directory '/nonexistent/dir': No such file or directory");
+    assert_int_equal(call(fx, "PUT", "/snapshot", "{\"path\": \"/tmp/snap\"}"), 200);
+    assert_string_equal(fx->vm.last_snapshot, "/tmp/snap");
+}
+
 static void body_too_large(void **state)
 {
     struct fixture *fx = *state;
@@ -417,6 +433,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(healthz, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_paths_and_methods, setup, teardown),
         cmocka_unit_test_setup_teardown(body_too_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(snapshot_needs_pause_and_a_path, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
