@@ -37,8 +37,9 @@
 
 /*
  * Every thread: glibc's own needs (malloc, locks, thread exit, signal
- * return), logging to stderr, the console's output (serial writes from
- * vCPUs), clocks, and the fatal-signal path (restore the terminal, re-raise).
+ * return), logging to stderr (a guest can make any thread log a warning),
+ * the console's output (serial writes from vCPUs), clocks, and the
+ * fatal-signal path (restore the terminal, re-raise).
  */
 static const struct sandbox_rule common_rules[] = {
     ALLOW(read),
@@ -64,6 +65,7 @@ static const struct sandbox_rule common_rules[] = {
     ALLOW(sched_yield),
     ALLOW(poll),
     ALLOW(ppoll),
+    ALLOW_IOCTL(TCGETS),   /* every log line asks isatty(stderr) */
     ALLOW_IOCTL(TCSETS),
 };
 GROUP(common, common_rules);
@@ -142,7 +144,6 @@ static const struct sandbox_rule main_rules[] = {
     ALLOW_IF(clone, 0, CLONE_THREAD, 0),
     ALLOW(set_robust_list),  /* the fork child resets its robust-futex list */
     ALLOW_IF(prctl, 0, ~0ull, PR_GET_SECCOMP),
-    ALLOW_IOCTL(TCGETS),
     ALLOW_IOCTL(TCSETSW),
     ALLOW_IOCTL(TCSETSF),
     ALLOW_IOCTL(KVM_IRQ_LINE),
