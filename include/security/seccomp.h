@@ -50,11 +50,4 @@ const char *sandbox_class_name(enum sandbox_class cls);
 int sandbox_install(enum sandbox_class cls, enum sandbox_mode mode, char *err, size_t errlen)
     MUST_CHECK;
 
-/*
- * Whether the calling thread already runs under a filter: a main thread that
- * builds a second VM (--on-reboot restart) keeps the filter it has instead of
- * stacking another one per restart.
- */
-bool sandbox_thread_filtered(void);
-
 #endif

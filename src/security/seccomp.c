@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "seccomp_policy.h"
@@ -136,9 +135,4 @@ int sandbox_install(enum sandbox_class cls, enum sandbox_mode mode, char *err, s
 out:
     seccomp_release(ctx);
     return ret;
-}
-
-bool sandbox_thread_filtered(void)
-{
-    return prctl(PR_GET_SECCOMP, 0, 0, 0, 0) > 0;
 }

@@ -126,7 +126,7 @@ GROUP(io, io_rules);
  * Main thread after start-up: console input and terminal modes, signalfd,
  * joining the other threads, tearing the VM down (irqfd and ioeventfd
  * deassign, closes, unmaps), the teardown child (fork, pipe, /dev/null) and
- * the exit report (mincore), and asking whether a filter is in place.
+ * the exit report (mincore).
  * Console input reaches the serial port here, which raises its IRQ.
  */
 static const struct sandbox_rule main_rules[] = {
@@ -143,7 +143,6 @@ static const struct sandbox_rule main_rules[] = {
     ALLOW(wait4),
     ALLOW_IF(clone, 0, CLONE_THREAD, 0),
     ALLOW(set_robust_list),  /* the fork child resets its robust-futex list */
-    ALLOW_IF(prctl, 0, ~0ull, PR_GET_SECCOMP),
     ALLOW_IOCTL(TCSETSW),
     ALLOW_IOCTL(TCSETSF),
     ALLOW_IOCTL(KVM_IRQ_LINE),
