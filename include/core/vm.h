@@ -90,6 +90,8 @@ struct vm {
     bool paused;
     uint64_t paused_clock_ns;        /* kvmclock at pause, restored at resume */
     struct timespec started_at;      /* CLOCK_MONOTONIC when vm_run began */
+    /* The calling thread already has its main seccomp filter (a restarted VM): set by the caller. */
+    bool main_sandboxed;
 
     /* The first stop request wins; later ones are ignored. */
     pthread_mutex_t stop_lock;

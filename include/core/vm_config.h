@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "security/seccomp.h"
+
 #include "backends/disk_config.h"
 #include "backends/net_config.h"
 #include "util/compiler.h"
@@ -48,6 +50,7 @@ struct vm_config {
     bool no_start;                 /* config "start": false: wait for the API to boot it */
     char api_socket[VM_CONFIG_API_SOCKET_MAX];   /* --api-socket; "" when none */
     char *restore_dir;             /* --restore DIR: continue a snapshot instead of booting */
+    enum sandbox_mode seccomp;     /* --seccomp; SANDBOX_ON (0) unless told */
 };
 
 void vm_config_init(struct vm_config *cfg);

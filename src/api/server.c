@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -220,10 +221,45 @@ static int start_threads(struct api_server *s, const char *path, int fd, char *e
     return 0;
 }
 
-int api_server_start(struct api_server *s, const char *path, const struct api_vm_ops *ops,
-                     void *vm, char *err, size_t errlen)
+/* Removes the socket file if it is still the one we bound. */
+static void remove_socket_file(struct api_server *s)
 {
-    *s = (struct api_server){ .ops = ops, .vm = vm };
+    struct stat st;
+    if (stat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
+        unlink(s->path);
+}
+
+static void *owner_main(void *arg)
+{
+    struct api_server *s = arg;
+    int ret = 0;
+    if (s->sandbox != SANDBOX_OFF)
+        ret = sandbox_install(SANDBOX_API, s->sandbox, s->start_err, sizeof(s->start_err));
+    if (!ret)
+        ret = start_threads(s, s->path, s->listen_fd, s->start_err, sizeof(s->start_err));
+    pthread_mutex_lock(&s->start_lock);
+    s->start_ret = ret;
+    s->start_done = true;
+    pthread_cond_broadcast(&s->start_cond);
+    pthread_mutex_unlock(&s->start_lock);
+    if (ret)
+        return NULL;
+    uint64_t v;
+    while (read(s->stop_fd, &v, sizeof(v)) < 0 && errno == EINTR)
+        ;
+    /* Waits for the polling thread, and with it any request in progress; closes the socket. */
+    MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
+    api_ctx_destroy(&s->ctx);
+    /* Only our own file: another casulo may have replaced a socket we no longer listen on. */
+    remove_socket_file(s);
+    return NULL;
+}
+
+int api_server_start_sandboxed(struct api_server *s, const char *path, const struct api_vm_ops *ops,
+                               void *vm, enum sandbox_mode mode, char *err, size_t errlen)
+{
+    *s = (struct api_server){ .ops = ops, .vm = vm, .sandbox = mode, .listen_fd = -1, .stop_fd = -1 };
     s->path = strdup(path);
     if (!s->path) {
         snprintf(err, errlen, "out of memory");
@@ -235,6 +271,16 @@ int api_server_start(struct api_server *s, const char *path, const struct api_vm
         s->path = NULL;
         return fd;
     }
+    s->listen_fd = fd;
+    int ret;
+    s->stop_fd = eventfd(0, EFD_CLOEXEC);
+    if (s->stop_fd < 0) {
+        ret = -errno;
+        snprintf(err, errlen, "cannot start the API server: %s", strerror(-ret));
+        goto fail;
+    }
+    pthread_mutex_init(&s->start_lock, NULL);
+    pthread_cond_init(&s->start_cond, NULL);
     /*
      * The API's threads inherit this mask: with every asynchronous signal
      * blocked there, SIGINT/SIGTERM always reach the VM's signalfd, whoever
@@ -242,33 +288,61 @@ int api_server_start(struct api_server *s, const char *path, const struct api_vm
      */
     sigset_t all, old;
     sigfillset(&all);
-    static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+    static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS };
     for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
         sigdelset(&all, faults[i]);
     pthread_sigmask(SIG_SETMASK, &all, &old);
-    int ret = start_threads(s, path, fd, err, errlen);
+    ret = -pthread_create(&s->owner, NULL, owner_main, s);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (ret) {
-        close(fd);
-        unlink(path);
-        free(s->path);
-        s->path = NULL;
+        snprintf(err, errlen, "cannot start the API thread: %s", strerror(-ret));
+        goto fail_sync;
     }
-    return ret;
+    s->owner_started = true;
+    pthread_setname_np(s->owner, "api");
+    pthread_mutex_lock(&s->start_lock);
+    while (!s->start_done)
+        pthread_cond_wait(&s->start_cond, &s->start_lock);
+    ret = s->start_ret;
+    pthread_mutex_unlock(&s->start_lock);
+    if (!ret)
+        return 0;
+    snprintf(err, errlen, "%s", s->start_err);
+    pthread_join(s->owner, NULL);
+    s->owner_started = false;
+fail_sync:
+    pthread_cond_destroy(&s->start_cond);
+    pthread_mutex_destroy(&s->start_lock);
+fail:
+    if (s->stop_fd >= 0)
+        close(s->stop_fd);
+    close(fd);
+    unlink(path);
+    free(s->path);
+    s->path = NULL;
+    return ret ? ret : -EIO;
+}
+
+int api_server_start(struct api_server *s, const char *path, const struct api_vm_ops *ops,
+                     void *vm, char *err, size_t errlen)
+{
+    return api_server_start_sandboxed(s, path, ops, vm, SANDBOX_OFF, err, errlen);
 }
 
 void api_server_stop(struct api_server *s)
 {
     if (!s->path)
         return;
-    /* Waits for the polling thread, and with it any request in progress; closes the socket. */
-    MHD_stop_daemon(s->daemon);
-    s->daemon = NULL;
-    api_ctx_destroy(&s->ctx);
-    /* Only our own file: another casulo may have replaced a socket we no longer listen on. */
-    struct stat st;
-    if (stat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
-        unlink(s->path);
+    if (s->owner_started) {
+        uint64_t one = 1;
+        ssize_t w = write(s->stop_fd, &one, sizeof(one));
+        (void)w;
+        pthread_join(s->owner, NULL);
+        s->owner_started = false;
+    }
+    close(s->stop_fd);
+    pthread_cond_destroy(&s->start_cond);
+    pthread_mutex_destroy(&s->start_lock);
     free(s->path);
     s->path = NULL;
 }

@@ -82,7 +82,8 @@ static void log_lines(const char *text)
 }
 
 /* Runs one VM; *restart says whether --on-reboot restart should build it again. */
-static int run_once(const struct vm_config *cfg, const char *api_socket, bool *restart)
+static int run_once(const struct vm_config *cfg, const char *api_socket, bool *restart,
+                    bool *main_sandboxed)
 {
     struct vm vm;
     char err[512];
@@ -93,13 +94,16 @@ static int run_once(const struct vm_config *cfg, const char *api_socket, bool *r
     }
     warn_if_pvm(&vm.boot);
     struct api_server api;
-    if (api_socket && api_server_start(&api, api_socket, &api_vm_ops_kvm, &vm, err, sizeof(err)) < 0) {
+    if (api_socket && api_server_start_sandboxed(&api, api_socket, &api_vm_ops_kvm, &vm, cfg->seccomp, err,
+                                                 sizeof(err)) < 0) {
         log_error(NULL, "%s", err);
         vm_destroy(&vm);
         return 1;
     }
     fatal_console = &vm.console;
+    vm.main_sandboxed = *main_sandboxed;
     vm_run(&vm);
+    *main_sandboxed = vm.main_sandboxed;
     fatal_console = NULL;
     /* Before vm_destroy: requests in progress finish against a VM that still exists. */
     if (api_socket)
@@ -186,9 +190,10 @@ int cmd_run(int argc, char **argv)
         status = 1;
         goto out;
     }
-    bool restart = true;
+    bool restart = true, main_sandboxed = false;
     while (restart)
-        status = run_once(&opts.cfg, opts.cfg.api_socket[0] ? opts.cfg.api_socket : NULL, &restart);
+        status = run_once(&opts.cfg, opts.cfg.api_socket[0] ? opts.cfg.api_socket : NULL, &restart,
+                          &main_sandboxed);
 out:
     vm_config_free(&opts.cfg);
     return status;

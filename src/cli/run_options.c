@@ -20,7 +20,7 @@
 enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
     OPT_ON_REBOOT, OPT_LOG_LEVEL, OPT_HELP, OPT_DISK, OPT_NET, OPT_RNG, OPT_CONFIG,
-    OPT_LOG_FORMAT, OPT_API_SOCKET, OPT_BALLOON, OPT_RESTORE,
+    OPT_LOG_FORMAT, OPT_API_SOCKET, OPT_BALLOON, OPT_RESTORE, OPT_SECCOMP,
 };
 
 static const struct option long_options[] = {
@@ -40,6 +40,7 @@ static const struct option long_options[] = {
     { "log-format", required_argument, NULL, OPT_LOG_FORMAT },
     { "api-socket", required_argument, NULL, OPT_API_SOCKET },
     { "restore", required_argument, NULL, OPT_RESTORE },
+    { "seccomp", required_argument, NULL, OPT_SECCOMP },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
 };
@@ -68,6 +69,8 @@ void run_options_usage(FILE *out)
           "  --balloon              virtio-balloon: resize guest memory through the API\n"
           "  --restore DIR          continue a snapshot instead of booting\n"
           "  --api-socket PATH      serve the VM's HTTP API on this Unix socket (docs/api.md)\n"
+          "  --seccomp MODE         on (default): per-thread system-call filters; log: only\n"
+          "                         log calls they would refuse; off: none (debugging)\n"
           "  --log-level LEVEL      error, warn, notice (default), info or debug\n"
           "  --log-format FORMAT    text (default) or json (one JSON object per line)\n"
           "  -h, --help             this help\n"
@@ -214,6 +217,12 @@ static enum run_parse_result parse_one(int opt, const char *arg, struct run_opti
     case OPT_RESTORE:
         ret = set_string(&cfg->restore_dir, arg);
         break;
+    case OPT_SECCOMP:
+        if (sandbox_parse_mode(arg, &cfg->seccomp) < 0) {
+            snprintf(err, errlen, "--seccomp '%s' is not one of on, log, off", arg);
+            return RUN_PARSE_BAD_VALUE;
+        }
+        return RUN_PARSE_OK;
     case OPT_LOG_LEVEL:
         if (log_parse_level(arg, &opts->log_level) < 0) {
             snprintf(err, errlen, "--log-level '%s' is not one of error, warn, notice, info, debug", arg);

@@ -24,6 +24,7 @@
 
 #include "arch/x86/cpu.h"
 #include "core/vm.h"
+#include "security/seccomp.h"
 #include "util/log.h"
 
 #define VCPU_KICK_SIGNAL SIGUSR1
@@ -177,6 +178,13 @@ static void *vcpu_thread(void *arg)
     sigemptyset(&set);
     sigaddset(&set, VCPU_KICK_SIGNAL);
     pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+    /* Before the first KVM_RUN: nothing the guest controls has been read yet. */
+    char err[256];
+    if (sandbox_install(SANDBOX_VCPU, vm->cfg->seccomp, err, sizeof(err)) < 0) {
+        vm_request_stop(vm, VM_EXIT_HOST_ERROR, "vCPU %u: %s", vcpu->index, err);
+        return NULL;
+    }
 
     while (!atomic_load(&vm->stopping)) {
         if (atomic_load(&vm->pause_requested)) {

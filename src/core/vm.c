@@ -24,6 +24,7 @@
 #include "core/vcpu.h"
 #include "snapshot/snapshot.h"
 #include "virtio/balloon.h"
+#include "security/seccomp.h"
 #include "virtio/blk.h"
 #include "virtio/net.h"
 #include "virtio/rng.h"
@@ -602,6 +603,11 @@ static void on_stop_signal(void *opaque, uint32_t events)
 static void *io_thread_main(void *arg)
 {
     struct vm *vm = arg;
+    char err[256];
+    if (sandbox_install(SANDBOX_IO, vm->cfg->seccomp, err, sizeof(err)) < 0) {
+        vm_request_stop(vm, VM_EXIT_HOST_ERROR, "I/O thread: %s", err);
+        return NULL;
+    }
     int ret = evloop_run(&vm->io_loop);
     if (ret)
         vm_request_stop(vm, VM_EXIT_HOST_ERROR, "I/O thread event loop failed: %s", strerror(-ret));
@@ -655,6 +661,19 @@ int vm_run(struct vm *vm)
         ret = vcpu_start(&vm->vcpus[i]);
         if (ret)
             vm_request_stop(vm, VM_EXIT_HOST_ERROR, "cannot start vCPU %u thread: %s", i, strerror(-ret));
+    }
+    /*
+     * Last, after every thread exists: they would inherit this filter. A
+     * restarted VM's main thread keeps the filter it already has.
+     */
+    if (!atomic_load(&vm->stopping) && !vm->main_sandboxed) {
+        char err[256];
+        enum sandbox_class cls = vm->cfg->on_reboot == REBOOT_RESTART ? SANDBOX_MAIN_RESTART
+                                                                       : SANDBOX_MAIN;
+        if (sandbox_install(cls, vm->cfg->seccomp, err, sizeof(err)) < 0)
+            vm_request_stop(vm, VM_EXIT_HOST_ERROR, "%s", err);
+        else
+            vm->main_sandboxed = true;
     }
     if (!atomic_load(&vm->stopping)) {
         ret = evloop_run(&vm->loop);

@@ -148,6 +148,7 @@ static const struct sandbox_rule main_rules[] = {
     ALLOW_IOCTL(KVM_IRQ_LINE),
     ALLOW_IOCTL(KVM_IRQFD),
     ALLOW_IOCTL(KVM_IOEVENTFD),
+    ALLOW_IOCTL(TUNSETOFFLOAD),   /* virtio-net's reset at teardown clears the TAP's offloads */
 };
 GROUP(main_thread, main_rules);
 
@@ -230,6 +231,49 @@ static const struct sandbox_rule api_rules[] = {
     ALLOW(pselect6),
     ALLOW(close),
     ALLOW(fcntl),
+    /* stop: the socket file is removed only if it is still the one we bound */
+    ALLOW(newfstatat),
+    ALLOW(unlink),
+    /* libmicrohttpd's polling thread and the power-off watchdog are created here */
+    ALLOW_IF(clone, 0, CLONE_THREAD, CLONE_THREAD),
+    ALLOW(set_robust_list),
+    ALLOW(rseq),
+    ALLOW_IF(prctl, 0, ~0ull, PR_SET_NAME),
+    /* metrics read /proc/self/task/N/stat; snapshots write their files */
+    ALLOW(openat),
+    ALLOW(lseek),             /* libmicrohttpd, on each response */
+    ALLOW(mincore),           /* metrics: guest RAM touched */
+    ALLOW(getdents64),        /* metrics: the vCPU threads in /proc/self/task */
+    ALLOW(getrandom),         /* snapshot: the id tying memory to state */
+    ALLOW(unlinkat),          /* snapshot: a temporary file after a failure */
+    /* PUT /snapshot: the VM is paused; its state and memory go to files */
+    ALLOW(mkdir),
+    ALLOW(mkdirat),
+    ALLOW(rename),
+    ALLOW(renameat),
+    ALLOW(renameat2),
+    ALLOW(fsync),
+    ALLOW(fdatasync),
+    ALLOW(ftruncate),
+    ALLOW(pwrite64),
+    ALLOW(fstat),
+    ALLOW_IOCTL(KVM_RUN),     /* completes a parked vCPU's pending I/O before saving */
+    ALLOW_IOCTL(KVM_CHECK_EXTENSION),
+    ALLOW_IOCTL(KVM_GET_MSR_INDEX_LIST),
+    ALLOW_IOCTL(KVM_GET_REGS),
+    ALLOW_IOCTL(KVM_GET_SREGS),
+    ALLOW_IOCTL(KVM_GET_FPU),
+    ALLOW_IOCTL(KVM_GET_XSAVE),
+    ALLOW_IOCTL(KVM_GET_XSAVE2),
+    ALLOW_IOCTL(KVM_GET_XCRS),
+    ALLOW_IOCTL(KVM_GET_MSRS),
+    ALLOW_IOCTL(KVM_GET_LAPIC),
+    ALLOW_IOCTL(KVM_GET_VCPU_EVENTS),
+    ALLOW_IOCTL(KVM_GET_DEBUGREGS),
+    ALLOW_IOCTL(KVM_GET_MP_STATE),
+    ALLOW_IOCTL(KVM_GET_TSC_KHZ),
+    ALLOW_IOCTL(KVM_GET_IRQCHIP),
+    ALLOW_IOCTL(KVM_GET_PIT2),
     ALLOW_IOCTL(KVM_GET_CLOCK),
     ALLOW_IOCTL(KVM_SET_CLOCK),
 };
@@ -258,7 +302,8 @@ static const struct sandbox_group *const main_policy[] = {
 };
 static const struct sandbox_group *const vcpu_policy[] = { &common, &vcpu, SANITIZER_GROUP NULL };
 static const struct sandbox_group *const io_policy[] = { &common, &evloop, &io, SANITIZER_GROUP NULL };
-static const struct sandbox_group *const api_policy[] = { &common, &evloop, &api, SANITIZER_GROUP NULL };
+static const struct sandbox_group *const api_policy[] = { &common, &evloop, &api, &no_clone3,
+                                                          SANITIZER_GROUP NULL };
 /*
  * Threads inherit their creator's filter and stack their own on it, and the
  * strictest answer wins: so the threads of the next VM can only do what

@@ -272,9 +272,13 @@ static void power_off_guest_obeys(void **state)
     assert_int_equal(fx->vm.stop_calls, 0);
     assert_int_equal(api_poweroff_fired(&fx->ctx.poweroff), 0);
 
-    /* A second press with a shorter timeout moves the deadline forward. The guest is gone by then. */
+    /*
+     * A second press with a shorter timeout moves the deadline forward. The
+     * guest is gone by then: 1 s leaves the test ample time to say so before
+     * the watchdog looks (with 0 the watchdog could win that race).
+     */
     fx->vm.button_result = 1;
-    assert_int_equal(call(fx, "PUT", "/vm/power-off", "{\"timeout_s\": 0}"), 202);
+    assert_int_equal(call(fx, "PUT", "/vm/power-off", "{\"timeout_s\": 1}"), 202);
     pthread_mutex_lock(&fx->vm.lock);
     fx->vm.state = API_VM_STOPPING;   /* the guest powered off */
     pthread_mutex_unlock(&fx->vm.lock);
