@@ -62,8 +62,9 @@ L2_BASE="console=ttyS0 quiet initcall_blacklist=cmos_init reboot=k panic=-1"
 # l2_boot NAME CPUS MEM WORD [DEV...]: boot /l2 with CPUS vCPUs and MEM
 # memory, WORD added to the kernel command line (casulo.run=... or
 # casulo.runb64=...; more words may follow, space-separated). DEV adds a
-# device, in order: disk:FILE:ID (virtio-blk, serial ID), disk-ro:FILE:ID
-# (read-only), net:TAP:MAC (virtio-net), rng (virtio-rng).
+# device, in order: disk:FILE:ID[,OPTS] (virtio-blk, serial ID; OPTS are
+# more casulo --disk keys, e.g. io=sync,queues=2, which QEMU ignores),
+# disk-ro:FILE:ID (read-only), net:TAP:MAC (virtio-net), rng (virtio-rng).
 # The console goes to /tmp/NAME.out (and to the log, prefixed), the VMM's
 # exit status to /tmp/NAME.rc.
 l2_boot() {
@@ -104,7 +105,7 @@ DEV
             disk | disk-ro)
                 ro=; [ "$kind" = disk ] || ro=,readonly=on
                 set -- "$@" -drive "file=$a,if=none,id=d$n,format=raw$ro" \
-                    -device "virtio-blk-pci,drive=d$n,serial=$b" ;;
+                    -device "virtio-blk-pci,drive=d$n,serial=${b%%,*}" ;;
             net) set -- "$@" -netdev "tap,id=n$n,ifname=$a,script=no,downscript=no" \
                     -device "virtio-net-pci,netdev=n$n,mac=$b,romfile=" ;;
             rng) set -- "$@" -object rng-random,id=r$n,filename=/dev/urandom \

@@ -6,8 +6,11 @@
 #   v1  root=/dev/vda (rootfs.ext4), a data disk, a read-only disk, a NIC and
 #       an entropy device: the drivers bind (virtio bus and PCI); the guest
 #       writes a marker file to its root, 64 MiB of random data (md5 noted)
-#       to the data disk, and tries to write the read-only disk
-#   v2  root=/dev/vda and the data disk again, with the entropy device: the
+#       to the data disk (two queues, io_uring; two writers pinned to the two
+#       vCPUs, so that both queues carry requests), and tries to write the
+#       read-only disk
+#   v2  root=/dev/vda and the data disk again (io=sync), with the
+#       entropy device: the
 #       marker is read back, the data disk's md5 matches, and two 4 KiB reads
 #       of /dev/hwrng are full, non-zero and different
 #   n1  a NIC on a TAP in a network namespace of L1 (10.0.2.1 there, 10.0.2.2
@@ -43,10 +46,11 @@ v=/sys/bus/virtio/drivers;drv=
 for d in virtio_blk virtio_net virtio_rng;do drv=$drv$d:$(ls -d $v/$d/virtio* 2>/dev/null|wc -l),;done
 pci=$(for p in /sys/bus/pci/devices/*;do [ $(cat $p/vendor) = 0x1af4 ]&&basename $(readlink $p/driver);done|sort|uniq -c|awk '\''{printf "%s:%s,",$2,$1}'\'')
 head -c 67108864 /dev/urandom >/tmp/p;pm=$(md5sum </tmp/p|cut -c1-32)
-dd if=/tmp/p of=$D bs=1M conv=fsync 2>/dev/null;dw=$?;rm /tmp/p
+taskset 1 dd if=/tmp/p of=$D bs=1M count=32 conv=fsync 2>/dev/null&a=$!
+taskset 2 dd if=/tmp/p of=$D bs=1M skip=32 seek=32 count=32 conv=fsync 2>/dev/null;dw=$?;wait $a;dw=$dw$?;rm /tmp/p
 dd if=/dev/zero of=$R bs=4k count=1 conv=fsync 2>/dev/null;rw=$?
 '"$kerr;$rootdev"'
-echo CASULO-RESULT root=$root marker_rc=$mk drivers=$drv pci=$pci data=$D pat_md5=$pm data_write_rc=$dw ro=$R ro_flag=$(cat /sys/block/${R#/dev/}/ro) ro_write_rc=$rw ro_md5=$(md5sum <$R|cut -c1-32) kernel_errors=$ke'
+echo CASULO-RESULT root=$root marker_rc=$mk drivers=$drv pci=$pci data=$D mq=$(ls /sys/block/${D#/dev/}/mq|wc -l) pat_md5=$pm data_write_rc=$dw ro=$R ro_flag=$(cat /sys/block/${R#/dev/}/ro) ro_write_rc=$rw ro_md5=$(md5sum <$R|cut -c1-32) kernel_errors=$ke'
 
 g2="$disk_of;D=\$(s data)"'
 m=$(cat /casulo-marker);dm=$(head -c 67108864 $D|md5sum|cut -c1-32)
@@ -88,7 +92,7 @@ head -c 4194304 /dev/urandom > /tmp/ro.img
 ro_before=$(md5 < /tmp/ro.img)
 EOF
 cat >> "$CHECKLIST" <<EOF
-l2_boot v1 2 512M 'root=/dev/vda casulo.runb64=$w1' disk:/tmp/root.img:root disk:/tmp/data.img:data \
+l2_boot v1 2 512M 'root=/dev/vda casulo.runb64=$w1' disk:/tmp/root.img:root disk:/tmp/data.img:data,queues=2,io=uring \
     disk-ro:/tmp/ro.img:ro net:vtap1:$MAC rng
 EOF
 cat >> "$CHECKLIST" <<'EOF'
@@ -97,7 +101,7 @@ ro_after=$(md5 < /tmp/ro.img)
 echo "L1-HOST data_md5=$data_host ro_before=$ro_before ro_after=$ro_after"
 EOF
 cat >> "$CHECKLIST" <<EOF
-l2_boot v2 1 512M 'root=/dev/vda casulo.runb64=$w2' disk:/tmp/root.img:root disk:/tmp/data.img:data rng
+l2_boot v2 1 512M 'root=/dev/vda casulo.runb64=$w2' disk:/tmp/root.img:root disk:/tmp/data.img:data,io=sync rng
 EOF
 cat >> "$CHECKLIST" <<'EOF'
 for b in v1 v2; do
@@ -111,7 +115,8 @@ check drivers-virtio-bus equals "$(result v1 drivers)" virtio_blk:3,virtio_net:1
 check drivers-pci equals "$(result v1 pci)" virtio-pci:5,
 check rootfs-write equals "$(result v1 marker_rc)" 0
 check rootfs-persists equals "$(result v2 marker)" "$token"
-check data-write equals "$(result v1 data_write_rc)" 0
+check data-two-queues equals "$(result v1 mq)" 2
+check data-write equals "$(result v1 data_write_rc)" 00
 check data-host-md5 equals "$data_host" "$(result v1 pat_md5)"
 check data-reboot-md5 equals "$(result v2 data_md5)" "$(result v1 pat_md5)"
 check ro-flag equals "$(result v1 ro_flag)" 1
@@ -168,7 +173,7 @@ EOF
 for b in v1 v2; do
     for c in vmm-exit-0 guest-ready exit-status-0 no-kernel-errors root-vda-ext4; do expect_check $b-$c; done
 done
-for c in drivers-virtio-bus drivers-pci rootfs-write rootfs-persists data-write data-host-md5 \
+for c in drivers-virtio-bus drivers-pci rootfs-write rootfs-persists data-two-queues data-write data-host-md5 \
          data-reboot-md5 ro-flag ro-write-refused ro-host-unchanged ro-guest-read rng-current \
          rng-read rng-nonzero rng-differs n1-vmm-exit-0 n1-exit-status-0 n1-no-kernel-errors \
          net-mac net-ping-guest-to-host net-ping-host-to-guest net-host-to-guest-64M \
