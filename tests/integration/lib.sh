@@ -104,7 +104,7 @@ DEV
             case $kind in
             disk | disk-ro)
                 ro=; [ "$kind" = disk ] || ro=,readonly=on
-                set -- "$@" -drive "file=$a,if=none,id=d$n,format=raw$ro" \
+                set -- "$@" -drive "file=$a,if=none,id=d$n,format=raw,discard=unmap$ro" \
                     -device "virtio-blk-pci,drive=d$n,serial=${b%%,*}" ;;
             net) set -- "$@" -netdev "tap,id=n$n,ifname=$a,script=no,downscript=no" \
                     -device "virtio-net-pci,netdev=n$n,mac=$b,romfile=" ;;

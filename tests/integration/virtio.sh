@@ -11,8 +11,10 @@
 #       read-only disk
 #   v2  root=/dev/vda and the data disk again (io=sync), with the
 #       entropy device: the
-#       marker is read back, the data disk's md5 matches, and two 4 KiB reads
-#       of /dev/hwrng are full, non-zero and different
+#       marker is read back, the data disk's md5 matches, a discard of
+#       MiB 1-2 reads back as zeroes (casulo punches a hole; QEMU is told
+#       discard=unmap) in the guest and in L1, the rest unchanged, and two
+#       4 KiB reads of /dev/hwrng are full, non-zero and different
 #   n1  a NIC on a TAP in a network namespace of L1 (10.0.2.1 there, 10.0.2.2
 #       in the guest): ping both ways, then 64 MiB each way with busybox nc,
 #       md5 compared on both ends
@@ -56,9 +58,10 @@ g2="$disk_of;D=\$(s data)"'
 m=$(cat /casulo-marker);dm=$(head -c 67108864 $D|md5sum|cut -c1-32)
 rc=$(cat /sys/class/misc/hw_random/rng_current)
 head -c 4096 /dev/hwrng >/tmp/a;ra=$?;head -c 4096 /dev/hwrng >/tmp/b
+blkdiscard -o 1048576 -l 2097152 $D;dc=$?;dz=$(dd if=$D bs=1M skip=1 count=2 2>/dev/null|md5sum|cut -c1-32)
 [ $ra = 0 ]||dmesg|grep -i -E "rng|virtio"|tail -n 8|sed "s/^/RNG-DMESG /"
 '"$kerr;$rootdev"'
-echo CASULO-RESULT root=$root marker=$m data_md5=$dm rng_current=$rc rng_rc=$ra rng_bytes=$(cat /tmp/a /tmp/b|wc -c) rng_a=$(md5sum </tmp/a|cut -c1-32) rng_b=$(md5sum </tmp/b|cut -c1-32) zero_md5=$(head -c 4096 /dev/zero|md5sum|cut -c1-32) kernel_errors=$ke'
+echo CASULO-RESULT root=$root marker=$m data_md5=$dm discard_rc=$dc discard_md5=$dz rng_current=$rc rng_rc=$ra rng_bytes=$(cat /tmp/a /tmp/b|wc -c) rng_a=$(md5sum </tmp/a|cut -c1-32) rng_b=$(md5sum </tmp/b|cut -c1-32) zero_md5=$(head -c 4096 /dev/zero|md5sum|cut -c1-32) kernel_errors=$ke'
 
 # The receiving nc keeps its stdin open (a FIFO held by the shell): busybox
 # nc quits as soon as its stdin ends and the peer has sent nothing yet.
@@ -99,11 +102,18 @@ cat >> "$CHECKLIST" <<'EOF'
 data_host=$(head -c 67108864 /tmp/data.img | md5)
 ro_after=$(md5 < /tmp/ro.img)
 echo "L1-HOST data_md5=$data_host ro_before=$ro_before ro_after=$ro_after"
+region() { dd if=/tmp/data.img bs=1M skip=$1 count=$2 2>/dev/null | md5; }
+head_before=$(region 0 1) tail_before=$(region 3 77)
 EOF
 cat >> "$CHECKLIST" <<EOF
 l2_boot v2 1 512M 'root=/dev/vda casulo.runb64=$w2' disk:/tmp/root.img:root disk:/tmp/data.img:data,io=sync rng
 EOF
 cat >> "$CHECKLIST" <<'EOF'
+zero2m=$(head -c 2097152 /dev/zero | md5)
+check data-discard-rc equals "$(result v2 discard_rc)" 0
+check data-discard-guest-zeroes equals "$(result v2 discard_md5)" "$zero2m"
+check data-discard-host-zeroes equals "$(region 1 2)" "$zero2m"
+check data-discard-rest-unchanged equals "$(region 0 1)/$(region 3 77)" "$head_before/$tail_before"
 for b in v1 v2; do
     check $b-vmm-exit-0 vmm_rc_is $b 0
     check $b-guest-ready grep -q '^CASULO-GUEST-READY uptime=' /tmp/$b.out
@@ -175,7 +185,8 @@ for b in v1 v2; do
 done
 for c in drivers-virtio-bus drivers-pci rootfs-write rootfs-persists data-two-queues data-write data-host-md5 \
          data-reboot-md5 ro-flag ro-write-refused ro-host-unchanged ro-guest-read rng-current \
-         rng-read rng-nonzero rng-differs n1-vmm-exit-0 n1-exit-status-0 n1-no-kernel-errors \
+         rng-read rng-nonzero rng-differs data-discard-rc data-discard-guest-zeroes data-discard-host-zeroes \
+         data-discard-rest-unchanged n1-vmm-exit-0 n1-exit-status-0 n1-no-kernel-errors \
          net-mac net-ping-guest-to-host net-ping-host-to-guest net-host-to-guest-64M \
          net-guest-to-host-64M net-guest-send-rc; do
     expect_check $c
