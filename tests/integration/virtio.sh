@@ -23,6 +23,8 @@
 # The guest commands are shell text for the guest: their $(...) stay unexpanded.
 # shellcheck disable=SC2016
 set -u
+# 64 MiB each way through an emulator is slow, the more so on a loaded host
+L2_TIMEOUT=${L2_TIMEOUT:-300}
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
 nested_prerequisites
@@ -65,15 +67,16 @@ echo CASULO-RESULT root=$root marker=$m data_md5=$dm discard_rc=$dc discard_md5=
 
 # The receiving nc keeps its stdin open (a FIFO held by the shell): busybox
 # nc quits as soon as its stdin ends and the peer has sent nothing yet.
-n1='ip link set eth0 up&&ip addr add 10.0.2.2/24 dev eth0
+n1='t(){ cut -d" " -f1 /proc/uptime;}
+ip link set eth0 up&&ip addr add 10.0.2.2/24 dev eth0
 p=fail;i=0;while [ $i -lt 30 ];do ping -c1 -W1 10.0.2.1 >/dev/null&&{ p=ok;break;};i=$((i+1));done
 mkfifo /tmp/f;exec 3<>/tmp/f
-i=0;until nc 10.0.2.1 5002 <&3 >/tmp/x;do i=$((i+1));[ $i -lt 10 ]||break;sleep 1;done
-hm=$(md5sum </tmp/x|cut -c1-32);hb=$(wc -c </tmp/x);rm /tmp/x
+a=$(t);i=0;until nc 10.0.2.1 5002 <&3 >/tmp/x;do i=$((i+1));[ $i -lt 10 ]||break;sleep 1;done
+b=$(t);hm=$(md5sum </tmp/x|cut -c1-32);hb=$(wc -c </tmp/x);rm /tmp/x
 head -c 67108864 /dev/urandom >/tmp/y;gm=$(md5sum </tmp/y|cut -c1-32)
-nc 10.0.2.1 5001 </tmp/y;gs=$?
+c=$(t);nc 10.0.2.1 5001 </tmp/y;gs=$?;d=$(t)
 '"$kerr"'
-echo CASULO-RESULT mac=$(cat /sys/class/net/eth0/address) ping=$p h2g_md5=$hm h2g_bytes=$hb g2h_md5=$gm g2h_rc=$gs kernel_errors=$ke'
+echo CASULO-RESULT mac=$(cat /sys/class/net/eth0/address) ping=$p h2g_md5=$hm h2g_bytes=$hb g2h_md5=$gm g2h_rc=$gs h2g_s=$(echo $b $a|awk "{print \$1-\$2}") g2h_s=$(echo $d $c|awk "{print \$1-\$2}") kernel_errors=$ke'
 
 w1=$(b64 "$g1" v1) || { echo "$w1"; exit 1; }
 w2=$(b64 "$g2" v2) || { echo "$w2"; exit 1; }
