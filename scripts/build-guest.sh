@@ -42,6 +42,7 @@ KERNEL_FLAVOUR=${KERNEL_FLAVOUR:-cloud-amd64}
 GUEST_MODULES=${GUEST_MODULES:-"virtio virtio_ring virtio_pci virtio_mmio virtio_blk virtio_net \
 virtio_rng virtio_console virtio_balloon vmw_vsock_virtio_transport"}
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0}
+export SOURCE_DATE_EPOCH  # mkfs.ext4 stamps the file system with it
 ROOTFS_SIZE=${ROOTFS_SIZE:-32M}
 # mkfs.ext4 lives in /sbin, which an ordinary user's PATH may lack.
 MKFS_EXT4=$(PATH=$PATH:/sbin:/usr/sbin command -v mkfs.ext4 || true)
@@ -116,11 +117,12 @@ find "$R" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
     "$BB" cpio -o -H newc -R 0:0 2>/dev/null) > "$WORK/initramfs.cpio"
 gzip -9 -n -c "$WORK/initramfs.cpio" > "$WORK/initramfs.cpio.gz"
 
-# ---- rootfs.ext4: the same tree, no root or loop mount needed (-d). Fixed
-# UUID and hash seed, and the tree's mtimes, for a reproducible image. ----
+# ---- rootfs.ext4: the same tree, no root or loop mount needed (-d). A fixed
+# UUID and hash seed; not bit-for-bit reproducible all the same, since
+# e2fsprogs 1.47.0 copies each file's ctime from the build tree. ----
 rootfs="no (mkfs.ext4 not installed: e2fsprogs)"
 if [ -n "$MKFS_EXT4" ]; then
-    E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH SOURCE_DATE_EPOCH=$SOURCE_DATE_EPOCH \
+    E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH \
         "$MKFS_EXT4" -q -F -t ext4 -L casulo-root -U 5ca5c0de-0000-4000-8000-000000000001 \
         -E root_owner=0:0,hash_seed=5ca5c0de-0000-4000-8000-000000000002 -m 0 \
         -d "$R" "$WORK/rootfs.ext4" "$ROOTFS_SIZE" >/dev/null || die "mkfs.ext4 -d failed"

@@ -71,7 +71,7 @@ done
 
 if [ "$nomod" = 0 ] && [ -f /etc/casulo-modules ]; then
     while read -r m; do
-        [ -n "$m" ] && [ ! -d "/sys/module/$m" ] || continue
+        if [ -z "$m" ] || [ -d "/sys/module/$m" ]; then continue; fi
         insmod "/lib/modules/$m.ko" 2>/dev/null || echo "casulo-init: insmod $m failed"
     done < /etc/casulo-modules
 fi
