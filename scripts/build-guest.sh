@@ -3,7 +3,8 @@
 # build-guest.sh OUTDIR : build the default Linux test guest of casulo from
 # Debian packages, installing nothing into the host: Debian's stock cloud
 # kernel (linux-image-cloud-amd64) and a busybox-static initramfs whose /init
-# is scripts/guest-init.sh (see there for the kernel command line it obeys).
+# is scripts/guest-init.sh (see there for the kernel command line it obeys),
+# plus the same tree as an ext4 image for booting with root=/dev/vda.
 #
 # Writes into OUTDIR:
 #   bzImage              the kernel, as shipped in /boot/vmlinuz-*
@@ -11,6 +12,10 @@
 #   initramfs.cpio.gz    the same, gzip -9 -n
 #   vmlinux              the kernel as an ELF (PVH entry), when the bzImage
 #                        payload can be decompressed on this host
+#   rootfs.ext4          the initramfs tree as an ext4 file system
+#                        (ROOTFS_SIZE, default 32M; needs mkfs.ext4 from
+#                        e2fsprogs, skipped with a note without it); its
+#                        /sbin/init is guest-init.sh as well
 #   config               the kernel's config
 #   manifest.txt         packages, module load order, checksums, cache stamp
 #
@@ -22,6 +27,7 @@
 #   KERNEL_FLAVOUR   cloud-amd64 (default) or amd64
 #   GUEST_MODULES    modules to ship and load (dependencies are added)
 #   SOURCE_DATE_EPOCH  mtime of every archive entry (default 0)
+#   ROOTFS_SIZE      size of rootfs.ext4 (mkfs.ext4 syntax, default 32M)
 set -euo pipefail
 
 die() { echo "build-guest: $*" >&2; exit 1; }
@@ -36,6 +42,10 @@ KERNEL_FLAVOUR=${KERNEL_FLAVOUR:-cloud-amd64}
 GUEST_MODULES=${GUEST_MODULES:-"virtio virtio_ring virtio_pci virtio_mmio virtio_blk virtio_net \
 virtio_rng virtio_console virtio_balloon vmw_vsock_virtio_transport"}
 SOURCE_DATE_EPOCH=${SOURCE_DATE_EPOCH:-0}
+export SOURCE_DATE_EPOCH  # mkfs.ext4 stamps the file system with it
+ROOTFS_SIZE=${ROOTFS_SIZE:-32M}
+# mkfs.ext4 lives in /sbin, which an ordinary user's PATH may lack.
+MKFS_EXT4=$(PATH=$PATH:/sbin:/usr/sbin command -v mkfs.ext4 || true)
 
 for t in dpkg-deb gzip sha256sum od dd find sort; do
     command -v "$t" >/dev/null || die "missing host tool: $t"
@@ -47,7 +57,7 @@ mapfile -t DEBS < <("$HERE/fetch-debs.sh" "linux-image-$KERNEL_FLAVOUR" busybox-
 KDEB=${DEBS[0]} BDEB=${DEBS[1]}
 
 STAMP=$( { cat "$0" "$HERE/guest-init.sh"
-           echo "$KERNEL_FLAVOUR|$GUEST_MODULES|$SOURCE_DATE_EPOCH|$KDEB|$BDEB"; } |
+           echo "$KERNEL_FLAVOUR|$GUEST_MODULES|$SOURCE_DATE_EPOCH|$KDEB|$BDEB|$ROOTFS_SIZE|$MKFS_EXT4"; } |
          sha256sum | cut -c1-16)
 if [ "${FORCE:-0}" != 1 ] && [ -f "$OUT/bzImage" ] && [ -f "$OUT/initramfs.cpio" ] &&
    grep -qx "stamp=$STAMP" "$OUT/manifest.txt" 2>/dev/null; then
@@ -65,7 +75,8 @@ BB=$WORK/busybox/bin/busybox
 [ -x "$BB" ] || die "busybox-static has no bin/busybox"
 
 # ---- modules, dependencies first (from each .ko's modinfo "depends=") ----
-ko_path() { find "$MODROOT/kernel" -name "$1.ko" -print -quit; }
+# A module's file may spell its name with dashes (virtio-rng.ko is virtio_rng).
+ko_path() { find "$MODROOT/kernel" \( -name "$1.ko" -o -name "${1//_/-}.ko" \) -print -quit; }
 ko_deps() { grep -a -o 'depends=[^[:cntrl:]]*' "$1" | head -n1 | cut -d= -f2 | tr ',' ' '; }
 ORDER=()
 declare -A SEEN=()
@@ -75,7 +86,7 @@ add_module() {
     SEEN[$m]=1
     f=$(ko_path "$m")
     if [ -z "$f" ]; then
-        grep -q "/$m.ko$" "$MODROOT/modules.builtin" ||
+        grep -q -e "/$m.ko$" -e "/${m//_/-}.ko$" "$MODROOT/modules.builtin" ||
             echo "build-guest: note: $m is neither a module nor built into $KVER" >&2
         return 0
     fi
@@ -86,14 +97,16 @@ for m in $GUEST_MODULES; do add_module "$m"; done
 
 # ---- initramfs tree ----
 R=$WORK/root
-mkdir -p "$R"/{bin,sbin,dev,proc,sys,tmp,run,root,etc,lib/modules}
+mkdir -p "$R"/{bin,sbin,dev,proc,sys,tmp,run,root,etc,newroot,lib/modules}
 cp "$BB" "$R/bin/busybox"
 for a in $("$BB" --list); do [ "$a" = busybox ] || ln -s busybox "$R/bin/$a"; done
 mkdir -p "$R/usr" && ln -s ../bin "$R/usr/bin" && ln -s ../bin "$R/usr/sbin"
 for m in "${ORDER[@]}"; do cp "$(ko_path "$m")" "$R/lib/modules/$m.ko"; done
 printf '%s\n' "${ORDER[@]}" > "$R/etc/casulo-modules"
 cp "$HERE/guest-init.sh" "$R/init"
-chmod 755 "$R/init"
+# the same script is the root file system's init after switch_root
+cp "$HERE/guest-init.sh" "$R/sbin/init"
+chmod 755 "$R/init" "$R/sbin/init"
 echo 'PS1="casulo-guest:\w# "' > "$R/etc/profile"
 # The kernel's built-in initramfs normally provides /dev/console; ship one
 # too when we may create device nodes, for kernels built without it.
@@ -103,6 +116,18 @@ find "$R" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 (cd "$R" && find . -mindepth 1 | LC_ALL=C sort |
     "$BB" cpio -o -H newc -R 0:0 2>/dev/null) > "$WORK/initramfs.cpio"
 gzip -9 -n -c "$WORK/initramfs.cpio" > "$WORK/initramfs.cpio.gz"
+
+# ---- rootfs.ext4: the same tree, no root or loop mount needed (-d). A fixed
+# UUID and hash seed; not bit-for-bit reproducible all the same, since
+# e2fsprogs 1.47.0 copies each file's ctime from the build tree. ----
+rootfs="no (mkfs.ext4 not installed: e2fsprogs)"
+if [ -n "$MKFS_EXT4" ]; then
+    E2FSPROGS_FAKE_TIME=$SOURCE_DATE_EPOCH \
+        "$MKFS_EXT4" -q -F -t ext4 -L casulo-root -U 5ca5c0de-0000-4000-8000-000000000001 \
+        -E root_owner=0:0,hash_seed=5ca5c0de-0000-4000-8000-000000000002 -m 0 \
+        -d "$R" "$WORK/rootfs.ext4" "$ROOTFS_SIZE" >/dev/null || die "mkfs.ext4 -d failed"
+    rootfs="yes ($ROOTFS_SIZE)"
+fi
 cp "$WORK/kernel/boot/vmlinuz-$KVER" "$WORK/bzImage"
 cp "$WORK/kernel/boot/config-$KVER" "$WORK/config"
 
@@ -136,7 +161,8 @@ fi
 
 files=(bzImage initramfs.cpio initramfs.cpio.gz config)
 [ -f "$WORK/vmlinux" ] && files+=(vmlinux)
-rm -f "$OUT/vmlinux" "$OUT/manifest.txt"
+[ -f "$WORK/rootfs.ext4" ] && files+=(rootfs.ext4)
+rm -f "$OUT/vmlinux" "$OUT/rootfs.ext4" "$OUT/manifest.txt"
 for f in "${files[@]}"; do mv "$WORK/$f" "$OUT/$f"; done
 {
     echo "kernel_deb=$(basename "$KDEB")"
@@ -144,6 +170,7 @@ for f in "${files[@]}"; do mv "$WORK/$f" "$OUT/$f"; done
     echo "busybox_deb=$(basename "$BDEB")"
     echo "modules=${ORDER[*]}"
     echo "vmlinux=$vmlinux"
+    echo "rootfs=$rootfs"
     (cd "$OUT" && sha256sum "${files[@]}")
     # last, so that an interrupted build never looks up to date
     echo "stamp=$STAMP"

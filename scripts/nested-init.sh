@@ -4,7 +4,7 @@
 # scripts/nested.sh; runs under busybox sh as PID 1 inside QEMU TCG).
 #
 # It loads kvm and kvm_amd (or kvm_intel) so that L1 has a /dev/kvm with
-# hardware-virtualisation semantics, then runs the command from
+# hardware-virtualisation semantics, and tun (/dev/net/tun), then runs the command from
 # /etc/nested-cmd through /bin/sh -c in /payload, prints
 # "L1-CMD-EXIT rc=N" and powers L1 off. nested.sh reads that line to
 # return the command's status. Every line L1 itself prints starts with "L1-"
@@ -30,6 +30,11 @@ if [ -f "/lib/modules/$vendor.order" ]; then
     while read -r m; do
         insmod "/lib/modules/$m.ko" || echo "L1-WARN insmod $m failed"
     done < "/lib/modules/$vendor.order"
+fi
+if [ -f /lib/modules/extra.order ]; then
+    while read -r m; do
+        insmod "/lib/modules/$m.ko" || echo "L1-WARN insmod $m failed"
+    done < /lib/modules/extra.order
 fi
 vm=kvm_$vendor
 params=

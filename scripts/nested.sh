@@ -14,6 +14,7 @@
 # a shell. Inside L1:
 #   /bin/casulo                   build/casulo with its shared libraries
 #   /l2/bzImage /l2/initramfs.cpio  the default guest (scripts/build-guest.sh)
+#   /l2/rootfs.ext4               its root file system image, when built
 #   /payload                      the -p directories
 # nested.sh exits with COMMAND's status, 124 on timeout, 125 when L1 gave no
 # status (L1 panicked or was killed).
@@ -88,6 +89,8 @@ if ! grep -qx "$STAMP" "$L1/stamp" 2>/dev/null; then
     }
     order_of kvm_amd | awk '!seen[$0]++' > "$L1.tmp/modules/amd.order"
     order_of kvm_intel | awk '!seen[$0]++' > "$L1.tmp/modules/intel.order"
+    # tun: /dev/net/tun, for TAP devices behind casulo's --net
+    order_of tun | awk '!seen[$0]++' > "$L1.tmp/modules/extra.order"
     grep -qx kvm "$L1.tmp/modules/amd.order" || die "no kvm module in ${DEBS[0]}"
     cp "$(ls "$L1.tmp"/pkg/boot/vmlinuz-*)" "$L1.tmp/bzImage"
     cp "$L1.tmp/pkg/bin/busybox" "$L1.tmp/busybox"
@@ -135,6 +138,7 @@ if [ $WITH_QEMU = 1 ]; then
 fi
 if [ "$GUEST" != none ]; then
     cp "$GUEST/bzImage" "$GUEST/initramfs.cpio" "$R/l2/"
+    [ ! -f "$GUEST/rootfs.ext4" ] || cp "$GUEST/rootfs.ext4" "$R/l2/"
 fi
 for p in "${PAYLOADS[@]}"; do cp -a "$p/." "$R/payload/"; done
 if [ $# -gt 0 ]; then echo "$*" > "$R/etc/nested-cmd"; else echo "sh -l" > "$R/etc/nested-cmd"; fi

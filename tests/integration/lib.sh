@@ -59,22 +59,59 @@ checklist_begin() {
 # VMM reports as a clean exit, unlike the triple fault of reboot=t.
 L2_BASE="console=ttyS0 quiet initcall_blacklist=cmos_init reboot=k panic=-1"
 
-# l2_boot NAME CPUS MEM WORD: boot /l2 with CPUS vCPUs and MEM memory, WORD
-# added to the kernel command line (casulo.run=... or casulo.runb64=...).
+# l2_boot NAME CPUS MEM WORD [DEV...]: boot /l2 with CPUS vCPUs and MEM
+# memory, WORD added to the kernel command line (casulo.run=... or
+# casulo.runb64=...; more words may follow, space-separated). DEV adds a
+# device, in order: disk:FILE:ID[,OPTS] (virtio-blk, serial ID; OPTS are
+# more casulo --disk keys, e.g. io=sync,queues=2, which QEMU ignores),
+# disk-ro:FILE:ID (read-only), net:TAP:MAC (virtio-net), rng (virtio-rng).
 # The console goes to /tmp/NAME.out (and to the log, prefixed), the VMM's
 # exit status to /tmp/NAME.rc.
 l2_boot() {
     name=$1 cpus=$2 mem=$3 word=$4
-    echo "L2-BOOT $name vmm=$L2_VMM cpus=$cpus memory=$mem"
+    shift 4
+    devs="$*"
+    echo "L2-BOOT $name vmm=$L2_VMM cpus=$cpus memory=$mem${devs:+ devices=$devs}"
     case $L2_VMM in
     casulo)
         set -- casulo run --kernel /l2/bzImage --initrd /l2/initramfs.cpio \
-            --cpus "$cpus" --memory "$mem" --cmdline "$L2_BASE $word" ;;
+            --cpus "$cpus" --memory "$mem" --cmdline "$L2_BASE $word"
+        for d in $devs; do
+            IFS=: read -r kind a b <<DEV
+$d
+DEV
+            case $kind in
+            disk) set -- "$@" --disk "path=$a,id=$b" ;;
+            disk-ro) set -- "$@" --disk "path=$a,id=$b,readonly=on" ;;
+            net) set -- "$@" --net "tap=$a,mac=$b" ;;
+            rng) set -- "$@" --rng ;;
+            esac
+        done ;;
     qemu)
-        set -- qemu-system-x86_64 -M microvm -enable-kvm -cpu host -smp "$cpus" -m "$mem" \
+        # microvm has no PCI bus: the devices need q35 (SeaBIOS, slower)
+        machine=microvm
+        [ -z "$devs" ] || machine=q35
+        set -- qemu-system-x86_64 -M "$machine" -enable-kvm -cpu host -smp "$cpus" -m "$mem" \
             -nodefaults -no-user-config -display none -serial stdio -no-reboot \
             -L /usr/share/qemu -kernel /l2/bzImage -initrd /l2/initramfs.cpio \
-            -append "$L2_BASE $word" ;;
+            -append "$L2_BASE $word"
+        n=0
+        for d in $devs; do
+            IFS=: read -r kind a b <<DEV
+$d
+DEV
+            n=$((n + 1))
+            case $kind in
+            disk | disk-ro)
+                ro=; [ "$kind" = disk ] || ro=,readonly=on
+                set -- "$@" -drive "file=$a,if=none,id=d$n,format=raw,discard=unmap$ro" \
+                    -device "virtio-blk-pci,drive=d$n,serial=${b%%,*}" ;;
+            net) set -- "$@" -netdev "tap,id=n$n,ifname=$a,script=no,downscript=no" \
+                    -device "virtio-net-pci,netdev=n$n,mac=$b,romfile=" ;;
+            rng) set -- "$@" -object rng-random,id=r$n,filename=/dev/urandom \
+                    -device virtio-rng-pci,rng=r$n ;;
+            esac
+        done ;;
     esac
     read -r t0 _ < /proc/uptime
     # SIGKILL, because a VMM may well exit 0 when asked to stop by SIGTERM;
