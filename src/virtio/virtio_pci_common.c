@@ -356,12 +356,17 @@ static void do_driver_ok(struct virtio_device *vdev)
         virtio_set_needs_reset(vdev, why);
         return;
     }
+    /*
+     * Every live queue gets one look now, kicked or not: a driver may make
+     * buffers available before DRIVER_OK (Linux's balloon posts its
+     * statistics buffer, and kicks, while probing, and that early kick was
+     * dropped). Devices pop until empty, so a queue with nothing is a no-op.
+     */
     for (unsigned i = 0; i < vdev->nr_queues; i++) {
         struct vpci_queue *q = &vdev->queues[i];
-        if (q->deferred_kick && q->live) {
-            q->deferred_kick = false;
+        q->deferred_kick = false;
+        if (q->live)
             notify_device(vdev, q);
-        }
     }
 }
 
