@@ -21,6 +21,7 @@ static void usage(FILE *out)
           "  power-off  press the VM's ACPI power button, hard stop after a timeout\n"
           "  stop       stop a VM now (--api PATH)\n"
           "  metrics    a VM's Prometheus metrics (--api PATH)\n"
+          "  balloon    show a VM's balloon, or resize it (--api PATH [--target SIZE])\n"
           "  version    print the version\n"
           "  help       this help\n",
           out);
