@@ -4,7 +4,8 @@
  * PUT /balloon/stats) through the router against the fake VM: the reply's
  * fields and named statistics, the target in bytes and MiB, every 400 of
  * the strict bodies, the guest-RAM limit, 409 for a VM without a balloon
- * (also when the ops table has no balloon entries) or one that is stopping.
+ * (also when the ops table has no balloon entries) or one that is stopping,
+ * and the balloon's metrics families.
  */
 #include <jansson.h>
 #include <setjmp.h>
@@ -301,6 +302,33 @@ static void ops_without_balloon_entries(void **state)
     assert_int_equal(call(fx, "GET", "/vm", NULL), 200);
 }
 
+static void balloon_metrics(void **state)
+{
+    struct fixture *fx = *state;
+    fx->vm.balloon.target_bytes = 64 << 20;
+    fx->vm.balloon.actual_bytes = 32 << 20;
+    fx->vm.balloon.reported_bytes = 2 << 20;
+    assert_int_equal(call(fx, "GET", "/metrics", NULL), 200);
+    static const char *const want[] = {
+        "# TYPE casulo_balloon_target_bytes gauge\n",
+        "casulo_balloon_target_bytes 67108864\n",
+        "casulo_balloon_actual_bytes 33554432\n",
+        "# TYPE casulo_balloon_inflated_bytes_total counter\n",
+        "casulo_balloon_inflated_bytes_total 12288\n",
+        "casulo_balloon_reported_bytes_total 2097152\n",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(want); i++)
+        if (!strstr(fx->resp.body, want[i]))
+            fail_msg("metrics lack '%s':\n%s", want[i], fx->resp.body);
+    /* No balloon, no balloon families. */
+    fx->vm.has_balloon = false;
+    assert_int_equal(call(fx, "GET", "/metrics", NULL), 200);
+    assert_null(strstr(fx->resp.body, "casulo_balloon"));
+    fx->ops.balloon_info = NULL;
+    assert_int_equal(call(fx, "GET", "/metrics", NULL), 200);
+    assert_null(strstr(fx->resp.body, "casulo_balloon"));
+}
+
 static void balloon_methods(void **state)
 {
     struct fixture *fx = *state;
@@ -322,6 +350,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(stats_interval, setup, teardown),
         cmocka_unit_test_setup_teardown(no_balloon_device, setup, teardown),
         cmocka_unit_test_setup_teardown(ops_without_balloon_entries, setup, teardown),
+        cmocka_unit_test_setup_teardown(balloon_metrics, setup, teardown),
         cmocka_unit_test_setup_teardown(balloon_methods, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
