@@ -37,9 +37,10 @@ EOF
 cat >> "$CHECKLIST" <<'EOF'
 SOCK=/tmp/balloon.sock
 # wait_for SECONDS COMMAND...: polls COMMAND once a second, at most SECONDS times.
+# (Its counter is not named n: check() in lib.sh keeps its check's name there.)
 wait_for() {
-    n=$1; shift
-    while [ "$n" -gt 0 ]; do "$@" && return 0; sleep 1; n=$((n - 1)); done
+    left=$1; shift
+    while [ "$left" -gt 0 ]; do "$@" && return 0; sleep 1; left=$((left - 1)); done
     return 1
 }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"; }
