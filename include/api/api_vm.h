@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct vm_config;
+struct balloon_info;
 
 enum api_vm_state { API_VM_RUNNING, API_VM_PAUSED, API_VM_STOPPING };
 
@@ -66,6 +67,16 @@ struct api_vm_ops {
     const struct vm_config *(*config)(void *vm);
     /* Fills *out (allocating its arrays); 0 or -ENOMEM. */
     int (*stats)(void *vm, struct api_vm_stats *out);
+    /*
+     * The virtio-balloon (include/virtio/balloon.h). Each returns -ENODEV when
+     * the VM has none; a NULL entry means the same, so a table without them
+     * (an older fake, a future VM kind) is still complete.
+     */
+    int (*balloon_info)(void *vm, struct balloon_info *out);
+    /* Bytes the balloon should hold; the caller has checked it against guest RAM. */
+    int (*balloon_set_target)(void *vm, uint64_t bytes);
+    /* Statistics polling period; 0 turns it off. */
+    int (*balloon_set_stats_interval)(void *vm, unsigned seconds);
 };
 
 /* The table for a real VM: `vm` is a struct vm *. */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The API client verbs: `casulo pause|resume|power-off|stop|status|metrics
- * --api PATH [--json]`. Each is one HTTP request to a running casulo's API
+ * The API client verbs: `casulo pause|resume|power-off|stop|status|metrics|
+ * balloon --api PATH [--json]`. Each is one HTTP request to a running casulo's API
  * socket; the output is one readable line (or the status table), or the
  * server's raw JSON with --json.
  */
@@ -9,6 +9,7 @@
 #define CASULO_CLI_CLIENT_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* Whether `name` is one of the client verbs (for main()'s dispatch). */
@@ -23,6 +24,11 @@ struct client_request {
     bool json;
     int timeout_s;            /* power-off grace period; -1: the server's default */
     const char *dir;          /* snapshot: the directory */
+    /* balloon: show it (neither set), set its target, or set its statistics polling */
+    bool set_target;
+    uint64_t target_bytes;
+    bool set_stats_interval;
+    unsigned stats_interval_s;
 };
 
 /* Runs one verb, writing results to out and errors to err (tests pass memory streams). */

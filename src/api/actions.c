@@ -18,6 +18,7 @@ int api_ctx_init(struct api_ctx *ctx, const struct api_vm_ops *ops, void *vm)
 {
     ctx->ops = ops;
     ctx->vm = vm;
+    ctx->balloon_stats_interval_s = 0;
     return api_poweroff_init(&ctx->poweroff, ops, vm);
 }
 

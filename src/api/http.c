@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +219,91 @@ static void get_healthz(struct api_ctx *ctx, const struct api_request *req,
     reply_json(resp, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+/* No balloon device is a conflict with how the VM was started, not a missing endpoint. */
+static unsigned balloon_status(int ret)
+{
+    return ret == -ENODEV ? 409 : action_status(ret);
+}
+
+static void reply_balloon(struct api_ctx *ctx, struct api_response *resp)
+{
+    char err[256];
+    json_t *obj;
+    int ret = api_action_balloon_describe(ctx, &obj, err, sizeof(err));
+    if (ret == -ENOMEM)
+        reply_oom(resp);
+    else if (ret < 0)
+        reply_error(resp, balloon_status(ret), "%s", err);
+    else
+        reply_json(resp, 200, obj);
+}
+
+static void get_balloon(struct api_ctx *ctx, const struct api_request *req,
+                        struct api_response *resp)
+{
+    reply_balloon(ctx, resp);
+}
+
+static void put_balloon(struct api_ctx *ctx, const struct api_request *req,
+                        struct api_response *resp)
+{
+    static const struct api_field fields[] = {
+        { "target_bytes", API_FIELD_UINT, false },
+        { "target_mib", API_FIELD_UINT, false },
+    };
+    char err[256];
+    json_t *body;
+    if (api_json_body(req->body, req->body_len, true, fields, ARRAY_SIZE(fields), &body, err,
+                      sizeof(err)) < 0) {
+        reply_error(resp, 400, "%s", err);
+        return;
+    }
+    json_t *b = json_object_get(body, "target_bytes");
+    json_t *m = json_object_get(body, "target_mib");
+    uint64_t bytes = 0;
+    if (b && !m) {
+        bytes = (uint64_t)json_integer_value(b);
+    } else if (m && !b) {
+        uint64_t mib = (uint64_t)json_integer_value(m);
+        /* Past 2^44 MiB the product wraps; any such value is over every guest's RAM anyway. */
+        bytes = mib > (UINT64_MAX >> 20) ? UINT64_MAX : mib << 20;
+    }
+    json_decref(body);
+    if (!b == !m) {
+        reply_error(resp, 400, "give exactly one of 'target_bytes' and 'target_mib'");
+        return;
+    }
+    int ret = api_action_balloon_set_target(ctx, bytes, err, sizeof(err));
+    if (ret < 0)
+        reply_error(resp, balloon_status(ret), "%s", err);
+    else
+        reply_balloon(ctx, resp);
+}
+
+static void put_balloon_stats(struct api_ctx *ctx, const struct api_request *req,
+                              struct api_response *resp)
+{
+    static const struct api_field fields[] = { { "interval_s", API_FIELD_UINT, true } };
+    char err[256];
+    json_t *body;
+    if (api_json_body(req->body, req->body_len, true, fields, ARRAY_SIZE(fields), &body, err,
+                      sizeof(err)) < 0) {
+        reply_error(resp, 400, "%s", err);
+        return;
+    }
+    json_int_t interval = json_integer_value(json_object_get(body, "interval_s"));
+    json_decref(body);
+    /* Clamped so that a huge value gets the same "at most" message instead of wrapping. */
+    unsigned seconds = interval > API_BALLOON_MAX_STATS_INTERVAL_S
+                           ? API_BALLOON_MAX_STATS_INTERVAL_S + 1
+                           : (unsigned)interval;
+    int ret = api_action_balloon_set_stats_interval(ctx, seconds, err, sizeof(err));
+    if (ret < 0)
+        reply_error(resp, balloon_status(ret), "%s", err);
+    else
+        reply_json(resp, 200, json_pack("{s:I}", "interval_s", interval));
+}
+
 /* PUT /snapshot {"path": DIR}: the VM must be paused; it stays paused. */
 static void put_snapshot(struct api_ctx *ctx, const struct api_request *req, struct api_response *resp)
 {
@@ -249,6 +335,9 @@ static const struct api_route api_routes[] = {
     { "PUT", "/vm/stop", put_vm_stop },
     { "GET", "/metrics", get_metrics },
     { "GET", "/healthz", get_healthz },
+    { "GET", "/balloon", get_balloon },
+    { "PUT", "/balloon", put_balloon },
+    { "PUT", "/balloon/stats", put_balloon_stats },
 };
 
 /* Fills resp->allow with the methods `path` has; false when it has none. */

@@ -10,6 +10,7 @@
 
 #include "api/actions.h"
 #include "cli/commands.h"
+#include "virtio/balloon.h"
 
 void api_vm_stats_free(struct api_vm_stats *stats)
 {
@@ -66,6 +67,26 @@ static void vcpu_metrics(FILE *f, const struct api_vm_stats *st)
                     (double)st->vcpus[i].run_ns / 1e9);
 }
 
+/* Only for a VM with a balloon: a missing family says "no balloon" better than zeros. */
+static void balloon_metrics(FILE *f, struct api_ctx *ctx)
+{
+    struct balloon_info info;
+    if (!ctx->ops->balloon_info || ctx->ops->balloon_info(ctx->vm, &info) < 0)
+        return;
+    family(f, "casulo_balloon_target_bytes", "gauge", "Memory the balloon should take from the guest.");
+    fprintf(f, "casulo_balloon_target_bytes %llu\n", (unsigned long long)info.target_bytes);
+    family(f, "casulo_balloon_actual_bytes", "gauge", "Memory the guest has put in the balloon.");
+    fprintf(f, "casulo_balloon_actual_bytes %llu\n", (unsigned long long)info.actual_bytes);
+    family(f, "casulo_balloon_inflated_bytes_total", "counter",
+           "Guest memory handed to the balloon and freed on the host.");
+    fprintf(f, "casulo_balloon_inflated_bytes_total %llu\n",
+            (unsigned long long)info.inflated_pages << BALLOON_PAGE_SHIFT);
+    family(f, "casulo_balloon_reported_bytes_total", "counter",
+           "Guest memory freed on the host through free page reporting.");
+    fprintf(f, "casulo_balloon_reported_bytes_total %llu\n",
+            (unsigned long long)info.reported_bytes);
+}
+
 /* A label value: backslash, double quote and newline escaped as the format requires. */
 static void label_value(FILE *f, const char *s)
 {
@@ -112,6 +133,7 @@ char *api_action_metrics(struct api_ctx *ctx)
     }
     vm_metrics(f, ctx, &st);
     vcpu_metrics(f, &st);
+    balloon_metrics(f, ctx);
     device_family(f, &st, "casulo_device_requests_total", "Requests (packets, I/O requests) a device handled.",
                   offsetof(struct api_device_op_stats, requests));
     device_family(f, &st, "casulo_device_bytes_total", "Bytes a device moved.",

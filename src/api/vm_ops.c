@@ -19,6 +19,7 @@
 #include "snapshot/snapshot.h"
 #include "devices/acpi_pm.h"
 #include "devices/platform_devices.h"
+#include "virtio/balloon.h"
 #include "virtio/net.h"
 #include "virtio/virtio_pci.h"
 
@@ -170,6 +171,37 @@ static int kvm_stats(void *opaque, struct api_vm_stats *out)
     return device_stats(vm, out);
 }
 
+/*
+ * vm->balloon is set while the VM is built and cleared only by vm_destroy,
+ * which runs after the API server has stopped, so it needs no lock here.
+ */
+static int kvm_balloon_info(void *opaque, struct balloon_info *out)
+{
+    struct vm *vm = opaque;
+    if (!vm->balloon)
+        return -ENODEV;
+    balloon_get_info(vm->balloon, out);
+    return 0;
+}
+
+static int kvm_balloon_set_target(void *opaque, uint64_t bytes)
+{
+    struct vm *vm = opaque;
+    if (!vm->balloon)
+        return -ENODEV;
+    if (bytes > vm->mem.ram_size)
+        return -EINVAL;
+    return balloon_set_target(vm->balloon, bytes);
+}
+
+static int kvm_balloon_set_stats_interval(void *opaque, unsigned seconds)
+{
+    struct vm *vm = opaque;
+    if (!vm->balloon)
+        return -ENODEV;
+    return balloon_set_stats_interval(vm->balloon, seconds);
+}
+
 const struct api_vm_ops api_vm_ops_kvm = {
     .state = kvm_state,
     .pause = kvm_pause,
@@ -180,4 +212,7 @@ const struct api_vm_ops api_vm_ops_kvm = {
     .uptime_ns = kvm_uptime_ns,
     .config = kvm_config,
     .stats = kvm_stats,
+    .balloon_info = kvm_balloon_info,
+    .balloon_set_target = kvm_balloon_set_target,
+    .balloon_set_stats_interval = kvm_balloon_set_stats_interval,
 };

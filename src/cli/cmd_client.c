@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "util/compiler.h"
+#include "util/size.h"
 
 #define CLIENT_TIMEOUT_S 60   /* pause waits for the vCPUs; bounded, but not instant */
 
@@ -34,6 +35,8 @@ static const struct client_verb client_verbs[] = {
     { "snapshot", "PUT", "/snapshot", "save a paused VM into DIR" },
     { "status", "GET", "/vm", "state, uptime and configuration" },
     { "metrics", "GET", "/metrics", "Prometheus metrics" },
+    { "balloon", "GET", "/balloon", "show the balloon and the guest's memory statistics, or "
+                                    "set its target (--target) or polling (--stats-interval)" },
 };
 
 static const struct client_verb *find_verb(const char *name)
@@ -86,6 +89,24 @@ static void request_body(const struct client_request *req, char *body, size_t le
     }
     else if (strcmp(req->verb, "power-off") == 0 && req->timeout_s >= 0)
         snprintf(body, len, "{\"timeout_s\": %d}", req->timeout_s);
+    else if (req->set_target)
+        snprintf(body, len, "{\"target_bytes\": %" PRIu64 "}", req->target_bytes);
+    else if (req->set_stats_interval)
+        snprintf(body, len, "{\"interval_s\": %u}", req->stats_interval_s);
+}
+
+/* The balloon verb is three requests: show, set the target, set the polling. */
+static void request_line(const struct client_request *req, const struct client_verb *verb,
+                         const char **method, const char **path)
+{
+    *method = verb->method;
+    *path = verb->path;
+    if (req->set_target) {
+        *method = "PUT";
+    } else if (req->set_stats_interval) {
+        *method = "PUT";
+        *path = "/balloon/stats";
+    }
 }
 
 /* Performs the request; 0 with *status and the reply, or -1 after printing why. */
@@ -94,18 +115,20 @@ static int http_call(const struct client_request *req, const struct client_verb 
 {
     char body[512];
     request_body(req, body, sizeof(body));
+    const char *method, *path;
+    request_line(req, verb, &method, &path);
     CURL *curl = curl_easy_init();
     if (!curl) {
         fprintf(err, "casulo: error: cannot initialise libcurl\n");
         return -1;
     }
     char url[128];
-    snprintf(url, sizeof(url), "http://localhost%s", verb->path);
+    snprintf(url, sizeof(url), "http://localhost%s", path);
     struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
     curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, req->api_path);
     curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, verb->method);
-    if (strcmp(verb->method, "PUT") == 0) {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    if (strcmp(method, "PUT") == 0) {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     }
@@ -187,6 +210,97 @@ static void print_power_off(FILE *out, json_t *reply)
                      JSON_INTEGER_FORMAT " s\n", t);
 }
 
+/* Sizes the way people read them: "512 MiB", "1.5 GiB", "123 bytes". */
+static void format_bytes(json_int_t bytes, char *buf, size_t len)
+{
+    static const char *const units[] = { "KiB", "MiB", "GiB", "TiB" };
+    if (bytes < 1024) {
+        snprintf(buf, len, "%" JSON_INTEGER_FORMAT " bytes", bytes);
+        return;
+    }
+    double v = (double)bytes / 1024;
+    size_t u = 0;
+    while (v >= 1024 && u + 1 < ARRAY_SIZE(units)) {
+        v /= 1024;
+        u++;
+    }
+    if (v == (double)(json_int_t)v)
+        snprintf(buf, len, "%.0f %s", v, units[u]);
+    else
+        snprintf(buf, len, "%.1f %s", v, units[u]);
+}
+
+static json_int_t int_of(json_t *obj, const char *key)
+{
+    return json_integer_value(json_object_get(obj, key));
+}
+
+/* Statistics that are amounts of memory (the others are event counts). */
+static bool stat_is_bytes(const char *name)
+{
+    size_t n = strlen(name);
+    return (n > 7 && strcmp(name + n - 7, "_memory") == 0) || strcmp(name, "disk_caches") == 0 ||
+           strncmp(name, "swap_", 5) == 0;
+}
+
+static void print_balloon(FILE *out, json_t *b)
+{
+    char s[48];
+    format_bytes(int_of(b, "target_bytes"), s, sizeof(s));
+    fprintf(out, "%-10s %s\n", "target", s);
+    format_bytes(int_of(b, "actual_bytes"), s, sizeof(s));
+    fprintf(out, "%-10s %s\n", "actual", s);
+    format_bytes(int_of(b, "guest_ram_bytes"), s, sizeof(s));
+    fprintf(out, "%-10s %s\n", "guest RAM", s);
+    json_t *f = json_object_get(b, "features");
+    if (json_is_true(json_object_get(b, "driver_active")))
+        fprintf(out, "%-10s active (statistics %s, deflate on OOM %s, free page reporting %s)\n",
+                "driver", json_is_true(json_object_get(f, "stats")) ? "yes" : "no",
+                json_is_true(json_object_get(f, "deflate_on_oom")) ? "yes" : "no",
+                json_is_true(json_object_get(f, "free_page_reporting")) ? "yes" : "no");
+    else
+        fprintf(out, "%-10s not started by the guest\n", "driver");
+    json_int_t interval = int_of(b, "stats_interval_s");
+    if (interval > 0)
+        fprintf(out, "%-10s every %" JSON_INTEGER_FORMAT " s\n", "polling", interval);
+    else
+        fprintf(out, "%-10s off\n", "polling");
+    json_t *stats = json_object_get(b, "stats");
+    const char *when = json_string_value(json_object_get(b, "stats_updated_at"));
+    if (!when || !json_object_size(stats)) {
+        fprintf(out, "%-10s none reported yet\n", "stats");
+        return;
+    }
+    fprintf(out, "%-10s as of %s\n", "stats", when);
+    const char *name;
+    json_t *v;
+    json_object_foreach(stats, name, v) {
+        if (stat_is_bytes(name)) {
+            format_bytes(json_integer_value(v), s, sizeof(s));
+            fprintf(out, "  %-20s %s\n", name, s);
+        } else {
+            fprintf(out, "  %-20s %" JSON_INTEGER_FORMAT "\n", name, json_integer_value(v));
+        }
+    }
+}
+
+static void print_balloon_change(const struct client_request *req, FILE *out, json_t *reply)
+{
+    if (req->set_stats_interval) {
+        json_int_t interval = int_of(reply, "interval_s");
+        if (interval > 0)
+            fprintf(out, "balloon statistics every %" JSON_INTEGER_FORMAT " s\n", interval);
+        else
+            fprintf(out, "balloon statistics polling off\n");
+        return;
+    }
+    char target[48], actual[48];
+    format_bytes(int_of(reply, "target_bytes"), target, sizeof(target));
+    format_bytes(int_of(reply, "actual_bytes"), actual, sizeof(actual));
+    fprintf(out, "balloon target %s (it holds %s now; the guest follows in the background)\n",
+            target, actual);
+}
+
 /* The readable form of a successful reply. */
 static int print_success(const struct client_request *req, const struct buffer *reply, FILE *out,
                          FILE *err)
@@ -210,6 +324,10 @@ static int print_success(const struct client_request *req, const struct buffer *
         fprintf(out, "stopping\n");
     else if (strcmp(req->verb, "snapshot") == 0)
         fprintf(out, "saved\n");
+    else if (strcmp(req->verb, "balloon") == 0 && (req->set_target || req->set_stats_interval))
+        print_balloon_change(req, out, root);
+    else if (strcmp(req->verb, "balloon") == 0)
+        print_balloon(out, root);
     else
         fprintf(out, "%s\n", strcmp(req->verb, "pause") == 0 ? "paused" : "running");
     json_decref(root);
@@ -255,12 +373,20 @@ out:
 static void client_usage(FILE *out, const char *verb)
 {
     const struct client_verb *v = find_verb(verb);
+    bool balloon = strcmp(verb, "balloon") == 0;
     fprintf(out, "usage: casulo %s --api PATH [--json]%s\n\n  %s\n\n"
                  "  --api PATH        the VM's API socket (casulo run --api-socket PATH)\n"
                  "  --json            print the server's JSON reply as is\n",
-            verb, strcmp(verb, "power-off") == 0 ? " [--timeout SECONDS]" : "", v ? v->help : "");
+            verb, strcmp(verb, "power-off") == 0 ? " [--timeout SECONDS]"
+                  : balloon ? " [--target SIZE | --stats-interval SECONDS]" : "",
+            v ? v->help : "");
     if (strcmp(verb, "power-off") == 0)
         fputs("  --timeout SECONDS grace period before the hard stop (server default 30)\n", out);
+    if (balloon)
+        fputs("  --target SIZE     memory the balloon takes from the guest (256M, 1G; 0 deflates)\n"
+              "  --stats-interval SECONDS\n"
+              "                    ask the guest for memory statistics this often (0: stop)\n",
+              out);
     fputs("\nExit status: 0 done, 1 the API refused or could not be reached, 2 usage error.\n", out);
 }
 
@@ -277,16 +403,20 @@ static bool parse_timeout(const char *s, int *out)
 
 int cmd_client(int argc, char **argv)
 {
-    enum { OPT_API = 256, OPT_JSON, OPT_TIMEOUT, OPT_HELP };
+    enum { OPT_API = 256, OPT_JSON, OPT_TIMEOUT, OPT_TARGET, OPT_STATS_INTERVAL, OPT_HELP };
     static const struct option options[] = {
         { "api", required_argument, NULL, OPT_API },
         { "json", no_argument, NULL, OPT_JSON },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
+        { "target", required_argument, NULL, OPT_TARGET },
+        { "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
         { "help", no_argument, NULL, OPT_HELP },
         { NULL, 0, NULL, 0 },
     };
     struct client_request req = { .verb = argv[0], .timeout_s = -1 };
     bool is_power_off = strcmp(argv[0], "power-off") == 0;
+    bool is_balloon = strcmp(argv[0], "balloon") == 0;
+    int interval;
     int opt;
     opterr = 0;
     optind = 0;   /* GNU: full re-initialisation, like casulo run's parser */
@@ -308,6 +438,31 @@ int cmd_client(int argc, char **argv)
                 return 1;
             }
             break;
+        case OPT_TARGET:
+            if (!is_balloon) {
+                fprintf(stderr, "casulo: error: --target is only for balloon\n");
+                return 2;
+            }
+            if (size_parse(optarg, &req.target_bytes) < 0) {
+                fprintf(stderr, "casulo: error: --target wants a size like 256M or 1G, got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            req.set_target = true;
+            break;
+        case OPT_STATS_INTERVAL:
+            if (!is_balloon) {
+                fprintf(stderr, "casulo: error: --stats-interval is only for balloon\n");
+                return 2;
+            }
+            if (!parse_timeout(optarg, &interval)) {
+                fprintf(stderr, "casulo: error: --stats-interval wants a number of seconds, got '%s'\n",
+                        optarg);
+                return 2;
+            }
+            req.stats_interval_s = (unsigned)interval;
+            req.set_stats_interval = true;
+            break;
         case 'h':
         case OPT_HELP:
             client_usage(stdout, argv[0]);
@@ -325,6 +480,10 @@ int cmd_client(int argc, char **argv)
         req.dir = argv[optind++];
     if (optind < argc) {
         fprintf(stderr, "casulo: error: unexpected argument '%s'\n", argv[optind]);
+        return 2;
+    }
+    if (req.set_target && req.set_stats_interval) {
+        fprintf(stderr, "casulo: error: give --target or --stats-interval, not both\n");
         return 2;
     }
     if (!req.api_path) {

@@ -22,6 +22,7 @@ static void usage(FILE *out)
           "  stop       stop a VM now (--api PATH)\n"
           "  snapshot   save a paused VM (--api PATH DIR)\n"
           "  metrics    a VM's Prometheus metrics (--api PATH)\n"
+          "  balloon    show a VM's balloon, or resize it (--api PATH [--target SIZE])\n"
           "  version    print the version\n"
           "  help       this help\n",
           out);

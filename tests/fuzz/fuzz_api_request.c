@@ -3,8 +3,8 @@
  * libFuzzer target for the API's request handling (src/api/http.c, its
  * strict JSON bodies and the actions) against the fake VM of the unit
  * tests. Input: byte 0 picks the method (or, past the list, takes the
- * method from the input), byte 1 the fake VM's state and power-button
- * answer, then the path up to the first newline, then the body. Every
+ * method from the input), byte 1 the fake VM's state, power-button
+ * answer and whether it has a balloon, then the path up to the first newline, then the body. Every
  * response must be well-formed: a known status, a body of the stated
  * length, valid JSON ({"error": "..."} for 4xx/5xx) unless it is the
  * metrics text, and an Allow header exactly on 405.
@@ -82,6 +82,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     vm.state = (enum api_vm_state)(vm_bits % 3);
     vm.button_result = (vm_bits >> 2) % 3 - 1;   /* -1 (an errno), 0 or 1 */
     vm.stats_result = (vm_bits & 0x80) ? -ENOMEM : 0;
+    vm.has_balloon = !(vm_bits & 0x40);
     struct api_ctx ctx;
     if (api_ctx_init(&ctx, &fake_vm_ops, &vm) == 0) {
         struct api_request req = {
@@ -90,11 +91,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         };
         struct api_response resp;
         enum api_vm_state before = vm.state;
+        uint64_t target_before = vm.balloon.target_bytes;
         api_http_handle(&ctx, &req, &resp);
         check_response(&resp);
         /* A refused request leaves the VM as it was (only a 202 arms the watchdog). */
         if (resp.status >= 400 && resp.status < 500)
-            fuzz_check(vm.state == before && vm.stop_calls == 0);
+            fuzz_check(vm.state == before && vm.stop_calls == 0 &&
+                       vm.balloon.target_bytes == target_before);
+        /* No body gets the balloon past the guest's RAM. */
+        fuzz_check(vm.balloon.target_bytes <= vm.cfg.memory);
         api_response_free(&resp);
         api_ctx_destroy(&ctx);
     }

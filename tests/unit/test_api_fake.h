@@ -16,6 +16,7 @@
 
 #include "api/api_vm.h"
 #include "core/vm_config.h"
+#include "virtio/balloon.h"
 
 struct fake_vm {
     pthread_mutex_t lock;
@@ -28,6 +29,11 @@ struct fake_vm {
     struct vm_config cfg;
     struct disk_config disk;
     struct net_config net;
+    bool has_balloon;            /* the VM was started with --balloon */
+    struct balloon_info balloon; /* what balloon_info reports; set_target writes target_bytes */
+    unsigned balloon_set_calls, balloon_interval_calls;
+    unsigned balloon_interval_s;
+    int balloon_interval_result; /* what set_stats_interval returns when there is a balloon */
 };
 
 static enum api_vm_state fake_state(void *opaque)
@@ -138,6 +144,42 @@ static int fake_snapshot(void *opaque, const char *dir, char *err, size_t errlen
     return ret;
 }
 
+static int fake_balloon_info(void *opaque, struct balloon_info *out)
+{
+    struct fake_vm *f = opaque;
+    pthread_mutex_lock(&f->lock);
+    int ret = f->has_balloon ? 0 : -ENODEV;
+    if (!ret)
+        *out = f->balloon;
+    pthread_mutex_unlock(&f->lock);
+    return ret;
+}
+
+/* Like the device: rounds down to 4 KiB pages. */
+static int fake_balloon_set_target(void *opaque, uint64_t bytes)
+{
+    struct fake_vm *f = opaque;
+    pthread_mutex_lock(&f->lock);
+    f->balloon_set_calls++;
+    int ret = f->has_balloon ? 0 : -ENODEV;
+    if (!ret)
+        f->balloon.target_bytes = bytes & ~(uint64_t)(BALLOON_PAGE_SIZE - 1);
+    pthread_mutex_unlock(&f->lock);
+    return ret;
+}
+
+static int fake_balloon_set_stats_interval(void *opaque, unsigned seconds)
+{
+    struct fake_vm *f = opaque;
+    pthread_mutex_lock(&f->lock);
+    f->balloon_interval_calls++;
+    int ret = f->has_balloon ? f->balloon_interval_result : -ENODEV;
+    if (!ret)
+        f->balloon_interval_s = seconds;
+    pthread_mutex_unlock(&f->lock);
+    return ret;
+}
+
 static const struct api_vm_ops fake_vm_ops = {
     .snapshot = fake_snapshot,
     .state = fake_state,
@@ -148,9 +190,15 @@ static const struct api_vm_ops fake_vm_ops = {
     .uptime_ns = fake_uptime_ns,
     .config = fake_config,
     .stats = fake_stats,
+    .balloon_info = fake_balloon_info,
+    .balloon_set_target = fake_balloon_set_target,
+    .balloon_set_stats_interval = fake_balloon_set_stats_interval,
 };
 
-/* A running VM with 2 vCPUs, 256 MiB, one read-only disk and one NIC. */
+/*
+ * A running VM with 2 vCPUs, 256 MiB, one read-only disk, one NIC and a
+ * balloon whose driver is up and has sent two statistics.
+ */
 static void fake_vm_init(struct fake_vm *f)
 {
     memset(f, 0, sizeof(*f));
@@ -173,6 +221,15 @@ static void fake_vm_init(struct fake_vm *f)
     memcpy(f->net.mac, mac, 6);
     f->cfg.nets = &f->net;
     f->cfg.nr_nets = 1;
+    f->has_balloon = true;
+    f->balloon.active = true;
+    f->balloon.stats_enabled = true;
+    f->balloon.deflate_on_oom = true;
+    f->balloon.stats[BALLOON_S_MEMFREE] = 100ULL << 20;
+    f->balloon.stats[BALLOON_S_MEMTOT] = 240ULL << 20;
+    f->balloon.stats_valid = (1u << BALLOON_S_MEMFREE) | (1u << BALLOON_S_MEMTOT);
+    f->balloon.stats_updated_at = 1700000000123456789ULL;   /* 2023-11-14T22:13:20.123Z */
+    f->balloon.inflated_pages = 3;
 }
 
 static void fake_vm_destroy(struct fake_vm *f)

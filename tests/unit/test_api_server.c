@@ -3,7 +3,7 @@
  * Unit tests for the API server over a real Unix socket, with libcurl as the
  * client and a fake VM behind it: every endpoint end to end (status,
  * headers, body), the socket's mode, stale and busy socket files, oversized
- * bodies, and the CLI client's output and exit status.
+ * bodies, and the CLI client's output and exit status (the balloon verb too).
  */
 #include <curl/curl.h>
 #include <jansson.h>
@@ -366,6 +366,75 @@ static void client_verbs(void **state)
     free(out), free(err);
 }
 
+/* Runs the balloon verb with a prepared request (target or interval set by the caller). */
+static int client_req(struct fixture *fx, struct client_request *req, char **out, char **err)
+{
+    size_t ol, el;
+    FILE *o = open_memstream(out, &ol), *e = open_memstream(err, &el);
+    assert_non_null(o);
+    assert_non_null(e);
+    req->api_path = fx->path;
+    int ret = client_run(req, o, e);
+    fclose(o);
+    fclose(e);
+    return ret;
+}
+
+static void client_balloon(void **state)
+{
+    struct fixture *fx = *state;
+    char *out, *err;
+    start(fx);
+    fx->vm.balloon.actual_bytes = 3 << 20;
+    assert_int_equal(client(fx, "balloon", false, -1, &out, &err), 0);
+    assert_string_equal(err, "");
+    assert_non_null(strstr(out, "target     0 bytes\n"));
+    assert_non_null(strstr(out, "actual     3 MiB\n"));
+    assert_non_null(strstr(out, "guest RAM  256 MiB\n"));
+    assert_non_null(strstr(out, "driver     active (statistics yes, deflate on OOM yes, free page reporting no)\n"));
+    assert_non_null(strstr(out, "polling    off\n"));
+    assert_non_null(strstr(out, "stats      as of 2023-11-14T22:13:20.123Z\n"));
+    assert_non_null(strstr(out, "  free_memory          100 MiB\n"));
+    assert_non_null(strstr(out, "  total_memory         240 MiB\n"));
+    free(out), free(err);
+
+    /* --target: a PUT with the size in bytes; the reply's new target is printed. */
+    struct client_request req = { .verb = "balloon", .timeout_s = -1, .set_target = true,
+                                  .target_bytes = 128 << 20 };
+    assert_int_equal(client_req(fx, &req, &out, &err), 0);
+    assert_string_equal(out, "balloon target 128 MiB (it holds 3 MiB now; the guest follows in the background)\n");
+    free(out), free(err);
+    assert_int_equal(fx->vm.balloon.target_bytes, 128 << 20);
+
+    req.target_bytes = 1ULL << 30;
+    assert_int_equal(client_req(fx, &req, &out, &err), 1);
+    assert_string_equal(err, "casulo: error: target 1G is more than the guest's RAM (256M)\n");
+    free(out), free(err);
+    assert_int_equal(fx->vm.balloon.target_bytes, 128 << 20);
+
+    req = (struct client_request){ .verb = "balloon", .timeout_s = -1, .set_stats_interval = true,
+                                   .stats_interval_s = 10 };
+    assert_int_equal(client_req(fx, &req, &out, &err), 0);
+    assert_string_equal(out, "balloon statistics every 10 s\n");
+    free(out), free(err);
+    assert_int_equal(fx->vm.balloon_interval_s, 10);
+
+    assert_int_equal(client(fx, "balloon", true, -1, &out, &err), 0);
+    json_error_t jerr;
+    json_t *j = json_loads(out, 0, &jerr);
+    assert_non_null(j);
+    assert_int_equal(json_integer_value(json_object_get(j, "target_bytes")), 128 << 20);
+    assert_int_equal(json_integer_value(json_object_get(j, "stats_interval_s")), 10);
+    json_decref(j);
+    free(out), free(err);
+
+    fx->vm.has_balloon = false;
+    assert_int_equal(client(fx, "balloon", false, -1, &out, &err), 1);
+    assert_string_equal(out, "");
+    assert_string_equal(err, "casulo: error: this VM has no balloon device (start it with --balloon)\n");
+    free(out), free(err);
+}
+
 static void client_usage_errors(void **state)
 {
     (void)state;
@@ -382,6 +451,18 @@ static void client_usage_errors(void **state)
     assert_int_equal(cmd_client(5, argv4), 1);
     char *argv5[] = { (char *)"status", (char *)"--api", (char *)"/nonexistent/api.sock", NULL };
     assert_int_equal(cmd_client(3, argv5), 1);              /* nothing listens */
+    assert_true(client_is_verb("balloon"));
+    char *argv6[] = { (char *)"status", (char *)"--api", (char *)"/x", (char *)"--target", (char *)"1G", NULL };
+    assert_int_equal(cmd_client(5, argv6), 2);              /* --target only for balloon */
+    char *argv7[] = { (char *)"balloon", (char *)"--api", (char *)"/x", (char *)"--target", (char *)"lots", NULL };
+    assert_int_equal(cmd_client(5, argv7), 2);
+    char *argv8[] = { (char *)"balloon", (char *)"--api", (char *)"/x", (char *)"--target", (char *)"1G",
+                      (char *)"--stats-interval", (char *)"5", NULL };
+    assert_int_equal(cmd_client(7, argv8), 2);              /* one change at a time */
+    char *argv9[] = { (char *)"balloon", (char *)"--api", (char *)"/x", (char *)"--stats-interval", (char *)"-1", NULL };
+    assert_int_equal(cmd_client(5, argv9), 2);
+    char *argv10[] = { (char *)"balloon", (char *)"--api", (char *)"/nonexistent/api.sock", (char *)"--target", (char *)"64M", NULL };
+    assert_int_equal(cmd_client(5, argv10), 1);             /* valid, but nothing listens */
 }
 
 int main(void)
@@ -394,6 +475,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(busy_socket_is_refused, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_socket_paths, setup, teardown),
         cmocka_unit_test_setup_teardown(client_verbs, setup, teardown),
+        cmocka_unit_test_setup_teardown(client_balloon, setup, teardown),
         cmocka_unit_test_setup_teardown(client_usage_errors, setup, teardown),
     };
     int ret = cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,8 @@
  * VM assembled by hand without /dev/kvm: state from the pause and stop
  * flags, pause/resume/stop through the VM core, the ACPI power button found
  * among the devices, uptime, and the statistics (guest memory, exit
- * counters, vCPU CPU time read from /proc for threads named vcpuN).
+ * counters, vCPU CPU time read from /proc for threads named vcpuN), and
+ * the balloon entries with and without a balloon device.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -21,6 +22,7 @@
 #include "core/vm.h"
 #include "devices/acpi_pm.h"
 #include "devices/platform_devices.h"
+#include "virtio/balloon.h"
 
 struct fixture {
     struct vm vm;
@@ -200,6 +202,35 @@ static void stats(void **state)
     pthread_join(th, NULL);
 }
 
+static void balloon_ops_need_a_balloon(void **state)
+{
+    struct fixture *fx = *state;
+    struct balloon_info info;
+    assert_null(fx->vm.balloon);
+    assert_int_equal(api_vm_ops_kvm.balloon_info(&fx->vm, &info), -ENODEV);
+    assert_int_equal(api_vm_ops_kvm.balloon_set_target(&fx->vm, 4096), -ENODEV);
+    assert_int_equal(api_vm_ops_kvm.balloon_set_stats_interval(&fx->vm, 1), -ENODEV);
+
+    /* A device without a transport: its driver never started, the target is still kept. */
+    struct balloon *b;
+    assert_int_equal(balloon_create(&b), 0);
+    fx->vm.balloon = b;
+    assert_int_equal(api_vm_ops_kvm.balloon_set_target(&fx->vm, 1 * MiB), 0);
+    assert_int_equal(api_vm_ops_kvm.balloon_info(&fx->vm, &info), 0);
+    assert_int_equal(info.target_bytes, 1 * MiB);
+    assert_int_equal(info.actual_bytes, 0);
+    assert_false(info.active);
+    /* More than the guest's 4 MiB of RAM: refused here too, whatever the caller checked. */
+    assert_int_equal(api_vm_ops_kvm.balloon_set_target(&fx->vm, 4 * MiB + 4096), -EINVAL);
+    assert_int_equal(api_vm_ops_kvm.balloon_set_target(&fx->vm, 4 * MiB), 0);
+    assert_int_equal(api_vm_ops_kvm.balloon_info(&fx->vm, &info), 0);
+    assert_int_equal(info.target_bytes, 4 * MiB);
+    assert_int_equal(api_vm_ops_kvm.balloon_set_stats_interval(&fx->vm, 5), 0);
+    assert_int_equal(api_vm_ops_kvm.balloon_set_stats_interval(&fx->vm, 0), 0);
+    fx->vm.balloon = NULL;
+    balloon_ops.destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -207,6 +238,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(power_button, setup, teardown),
         cmocka_unit_test_setup_teardown(uptime, setup, teardown),
         cmocka_unit_test_setup_teardown(stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(balloon_ops_need_a_balloon, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
