@@ -245,6 +245,8 @@ static const struct sandbox_rule api_rules[] = {
     ALLOW(mincore),           /* metrics: guest RAM touched */
     ALLOW(getdents64),        /* metrics: the vCPU threads in /proc/self/task */
     ALLOW(getrandom),         /* snapshot: the id tying memory to state */
+    ALLOW(timerfd_settime),   /* PUT /balloon/stats arms the statistics timer */
+    ALLOW(timerfd_gettime),
     ALLOW(unlinkat),          /* snapshot: a temporary file after a failure */
     /* PUT /snapshot: the VM is paused; its state and memory go to files */
     ALLOW(mkdir),
