@@ -494,18 +494,22 @@ int snapshot_restore_state(struct snapshot_restore *r, struct vm *vm, char *err,
         ret = snap_vcpu_check(&k, snap_image_find(&r->img, name), i, why, sizeof(why));
     }
     /* Every virtio function against its records, and no record without a function. */
-    unsigned nr_slot_records = 0;
-    for (unsigned i = 0; i < r->img.nr_records; i++) {
-        bool is_pci;
-        nr_slot_records += slot_record(r->img.records[i].name, &is_pci) && is_pci;
+    for (unsigned i = 0; !ret && i < r->img.nr_records; i++) {
+        bool is_pci, found = false;
+        const char *name = r->img.records[i].name;
+        if (!slot_record(name, &is_pci) || !is_pci)
+            continue;
+        unsigned slot = (unsigned)strtoul(name + strlen("pci."), NULL, 10);
+        for (unsigned j = 0; j < vm->nr_virtio && !found; j++)
+            found = virtio_pci_device(vm->virtio[j])->slot == slot;
+        if (!found) {
+            snprintf(why, sizeof(why), "snapshot has a device in PCI slot %u but this VM has none there",
+                     slot);
+            ret = -EINVAL;
+        }
     }
     for (unsigned i = 0; !ret && i < vm->nr_virtio; i++)
         ret = virtio_pci_check(vm->virtio[i], &r->img, why, sizeof(why));
-    if (!ret && nr_slot_records != vm->nr_virtio) {
-        snprintf(why, sizeof(why), "snapshot has %u PCI devices, this VM %u", nr_slot_records,
-                 vm->nr_virtio);
-        ret = -EINVAL;
-    }
     /* Devices first: they re-drive their IRQ lines, which KVM_SET_IRQCHIP then overrides. */
     for (unsigned i = 0; !ret && i < vm->nr_devices; i++) {
         const struct device_ops *ops = vm->devices[i].ops;
