@@ -70,6 +70,23 @@ struct virtio_device_ops {
     void (*queue_notify)(void *dev, unsigned queue);
     /* Tear down back-ends; called once at VM destruction after reset. */
     void (*destroy)(void *dev);
+    /*
+     * Snapshots (all optional, I/O thread, device active). quiesce: finish
+     * every request in flight, make the data durable (disks: fdatasync),
+     * and touch neither the queues nor guest RAM until resume. Kicks are
+     * held by the transport meanwhile and delivered after resume.
+     */
+    void (*quiesce)(void *dev);
+    void (*resume)(void *dev);
+    /*
+     * Device state beyond the queues and config the transport saves
+     * (balloon target, ...): state_size bytes, saved while quiesced and
+     * loaded after activate() on restore (the VM not running yet).
+     * load_state returns 0 or -EBADMSG for a payload it cannot accept.
+     */
+    size_t (*state_size)(void *dev);
+    void (*save_state)(void *dev, void *buf);
+    int (*load_state)(void *dev, const void *buf, size_t len);
 };
 
 /* --- services the transport gives a device --- */

@@ -11,6 +11,7 @@
 #ifndef CASULO_VIRTIO_VIRTIO_PCI_H
 #define CASULO_VIRTIO_VIRTIO_PCI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "pci/msix.h"
@@ -129,5 +130,41 @@ struct pci_device *virtio_pci_device(struct virtio_device *vdev);
 const struct virtio_device_ops *virtio_pci_ops(const struct virtio_device *vdev);
 void *virtio_pci_dev(struct virtio_device *vdev);
 const char *virtio_pci_name(const struct virtio_device *vdev);
+
+/* --- snapshots (virtio_pci_snap.c, docs/snapshot-format.md) --- */
+
+struct snap_writer;
+struct snap_image;
+
+#define VIRTIO_PCI_SNAP_VERSION 1
+#define VIRTIO_PCI_QUIESCE_TIMEOUT_S 30
+
+/*
+ * Asks the I/O thread to carry out any status change on its way, then have
+ * the device finish its in-flight requests and flush (ops->quiesce), and to
+ * hold queue kicks; waits until it did. Any thread but the I/O thread, with
+ * the vCPUs paused. -ETIMEDOUT when the I/O thread does not answer.
+ */
+int virtio_pci_quiesce(struct virtio_device *vdev) MUST_CHECK;
+/* Undoes it (does not wait): held kicks are delivered. */
+void virtio_pci_resume(struct virtio_device *vdev);
+/* Record names: "pci.<slot>" and "virtio.<slot>". */
+void virtio_pci_record_names(const struct virtio_device *vdev, char pci[32], char virtio[32]);
+/* Writes both records of a quiesced device. */
+int virtio_pci_save(struct virtio_device *vdev, struct snap_writer *w) MUST_CHECK;
+/*
+ * Checks both records against this (freshly built, never started) device
+ * without changing it; err gets one line naming the slot.
+ */
+int virtio_pci_check(struct virtio_device *vdev, const struct snap_image *img, char *err,
+                     size_t errlen) MUST_CHECK;
+/*
+ * Loads checked records into a freshly built device before the I/O thread
+ * runs: PCI config, BAR mappings, MSI-X and its routes, the transport, the
+ * queues at their saved indices, activate(), the device state; every live
+ * queue then gets one look when the I/O thread starts.
+ */
+int virtio_pci_load(struct virtio_device *vdev, const struct snap_image *img, char *err,
+                    size_t errlen) MUST_CHECK;
 
 #endif

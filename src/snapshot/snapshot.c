@@ -23,9 +23,11 @@
 #include "core/vcpu.h"
 #include "core/vm.h"
 #include "devices/device.h"
+#include "pci/pci_host.h"
 #include "snapshot/kvm_state.h"
 #include "snapshot/memory.h"
 #include "util/log.h"
+#include "virtio/virtio_pci.h"
 
 struct snapshot_restore {
     char dir[256];
@@ -61,9 +63,8 @@ static int open_dir(const char *dir, bool create, char *err, size_t errlen)
 }
 
 /*
- * The device records: every platform device with a save op. PCI config
- * space, the virtio transport (queues, features, MSI-X) and the virtio
- * devices come next; until then snapshot_save refuses VMs that have any.
+ * The device records: every platform device with a save op, then each
+ * virtio-pci function's PCI and transport records (quiesced by now).
  */
 static int save_devices(struct vm *vm, struct snap_writer *w, char *err, size_t errlen)
 {
@@ -77,7 +78,41 @@ static int save_devices(struct vm *vm, struct snap_writer *w, char *err, size_t 
             return ret;
         }
     }
+    for (unsigned i = 0; i < vm->nr_virtio; i++) {
+        int ret = virtio_pci_save(vm->virtio[i], w);
+        if (ret) {
+            snprintf(err, errlen, "cannot save %s: %s", virtio_pci_name(vm->virtio[i]),
+                     strerror(-ret));
+            return ret;
+        }
+    }
     return 0;
+}
+
+/*
+ * Virtio devices finish their in-flight requests, flush their disks and
+ * hold their queues still, so the RAM written next and the queue indices
+ * saved after it agree. Returns how many were quiesced in *n.
+ */
+static int quiesce_virtio(struct vm *vm, unsigned *n, char *err, size_t errlen)
+{
+    for (*n = 0; *n < vm->nr_virtio; (*n)++) {
+        int ret = virtio_pci_quiesce(vm->virtio[*n]);
+        if (ret) {
+            snprintf(err, errlen, "%s does not become idle for the snapshot: %s",
+                     virtio_pci_name(vm->virtio[*n]), strerror(-ret));
+            /* The I/O thread may still answer: resume it too. */
+            virtio_pci_resume(vm->virtio[*n]);
+            return ret;
+        }
+    }
+    return 0;
+}
+
+static void resume_virtio(struct vm *vm, unsigned n)
+{
+    for (unsigned i = 0; i < n; i++)
+        virtio_pci_resume(vm->virtio[i]);
 }
 
 static int write_state(struct vm *vm, int fd, const struct snap_memory_ref *mem, char *err,
@@ -185,17 +220,18 @@ int snapshot_save(struct vm *vm, const char *dir, char *err, size_t errlen)
         snprintf(err, errlen, "the VM must be paused to take a snapshot");
         return -EBUSY;
     }
-    if (vm->nr_virtio) {
-        snprintf(err, errlen, "snapshots of VMs with virtio devices are not supported yet");
-        return -EOPNOTSUPP;
-    }
     int dfd = open_dir(dir, true, err, errlen);
     if (dfd < 0)
         return dfd;
     int ret = 0;
     for (unsigned i = 0; i < vm->nr_vcpus && !ret; i++)
         ret = complete_io(vm, &vm->vcpus[i], err, errlen);
+    /* After complete_io: a status write it finished is carried out before the device stops. */
+    unsigned quiesced = 0;
+    if (!ret)
+        ret = quiesce_virtio(vm, &quiesced, err, errlen);
     if (ret) {
+        resume_virtio(vm, quiesced);
         close(dfd);
         return ret;
     }
@@ -205,15 +241,14 @@ int snapshot_save(struct vm *vm, const char *dir, char *err, size_t errlen)
     };
     if (getrandom(mem.id, sizeof(mem.id), 0) != (ssize_t)sizeof(mem.id)) {
         snprintf(err, errlen, "cannot get random bytes for the snapshot id: %s", strerror(errno));
-        close(dfd);
-        return -EIO;
+        ret = -EIO;
+        goto fail_rand;
     }
     struct snap_atomic_file mf, sf;
     ret = snap_atomic_open(&mf, dfd, SNAPSHOT_MEMORY_FILE);
     if (ret) {
         snprintf(err, errlen, "cannot create the memory file in '%s': %s", dir, strerror(-ret));
-        close(dfd);
-        return ret;
+        goto fail_rand;
     }
     ret = snap_atomic_open(&sf, dfd, SNAPSHOT_STATE_FILE);
     if (ret) {
@@ -236,6 +271,8 @@ int snapshot_save(struct vm *vm, const char *dir, char *err, size_t errlen)
     snap_atomic_abort(&sf);
 fail_mem:
     snap_atomic_abort(&mf);
+fail_rand:
+    resume_virtio(vm, quiesced);
     close(dfd);
     return ret;
 }
@@ -264,6 +301,24 @@ static bool cpu_record(const char *name, unsigned nr_vcpus)
     return idx < nr_vcpus && strcmp(canon, name) == 0;
 }
 
+/* "pci.<slot>" or "virtio.<slot>" (a virtio-pci function); *is_pci says which. */
+static bool slot_record(const char *name, bool *is_pci)
+{
+    unsigned slot;
+    int used = 0;
+    char canon[SNAP_NAME_LEN];
+    if (sscanf(name, "pci.%u%n", &slot, &used) == 1 && name[used] == '\0') {
+        *is_pci = true;
+        snprintf(canon, sizeof(canon), "pci.%u", slot);
+    } else if (sscanf(name, "virtio.%u%n", &slot, &used) == 1 && name[used] == '\0') {
+        *is_pci = false;
+        snprintf(canon, sizeof(canon), "virtio.%u", slot);
+    } else {
+        return false;
+    }
+    return slot > 0 && slot < PCI_SLOTS && strcmp(canon, name) == 0;
+}
+
 static int check_records(struct snapshot_restore *r, char *err, size_t errlen)
 {
     const struct snap_summary *s = &r->img.summary;
@@ -277,6 +332,16 @@ static int check_records(struct snapshot_restore *r, char *err, size_t errlen)
             strcmp(name, "vm.pit") == 0 || strcmp(name, "vm.clock") == 0 ||
             cpu_record(name, s->nr_vcpus) || device_known(name))
             continue;
+        bool is_pci;
+        if (slot_record(name, &is_pci)) {
+            char other[SNAP_NAME_LEN];
+            snprintf(other, sizeof(other), "%s%s", is_pci ? "virtio" : "pci", strchr(name, '.'));
+            if (!snap_image_find(&r->img, other)) {
+                snprintf(err, errlen, "snapshot has '%s' but no '%s'", name, other);
+                return -EBADMSG;
+            }
+            continue;
+        }
         snprintf(err, errlen, "snapshot has a record '%s' this casulo does not know", name);
         return -EBADMSG;
     }
@@ -428,6 +493,23 @@ int snapshot_restore_state(struct snapshot_restore *r, struct vm *vm, char *err,
         snap_cpu_record_name(i, name);
         ret = snap_vcpu_check(&k, snap_image_find(&r->img, name), i, why, sizeof(why));
     }
+    /* Every virtio function against its records, and no record without a function. */
+    for (unsigned i = 0; !ret && i < r->img.nr_records; i++) {
+        bool is_pci, found = false;
+        const char *name = r->img.records[i].name;
+        if (!slot_record(name, &is_pci) || !is_pci)
+            continue;
+        unsigned slot = (unsigned)strtoul(name + strlen("pci."), NULL, 10);
+        for (unsigned j = 0; j < vm->nr_virtio && !found; j++)
+            found = virtio_pci_device(vm->virtio[j])->slot == slot;
+        if (!found) {
+            snprintf(why, sizeof(why), "snapshot has a device in PCI slot %u but this VM has none there",
+                     slot);
+            ret = -EINVAL;
+        }
+    }
+    for (unsigned i = 0; !ret && i < vm->nr_virtio; i++)
+        ret = virtio_pci_check(vm->virtio[i], &r->img, why, sizeof(why));
     /* Devices first: they re-drive their IRQ lines, which KVM_SET_IRQCHIP then overrides. */
     for (unsigned i = 0; !ret && i < vm->nr_devices; i++) {
         const struct device_ops *ops = vm->devices[i].ops;
@@ -442,6 +524,8 @@ int snapshot_restore_state(struct snapshot_restore *r, struct vm *vm, char *err,
                      ret == -EPROTONOSUPPORT ? "record version not supported" :
                      ret == -ENOENT ? "no record" : "record is malformed");
     }
+    for (unsigned i = 0; !ret && i < vm->nr_virtio; i++)
+        ret = virtio_pci_load(vm->virtio[i], &r->img, why, sizeof(why));
     if (!ret)
         ret = snap_vm_load(&k, &r->img, why, sizeof(why));
     for (unsigned i = 0; !ret && i < vm->nr_vcpus; i++) {

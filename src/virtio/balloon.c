@@ -53,6 +53,7 @@ struct balloon {
     struct virtio_device *vdev;
     const struct guest_mem *mem;
     bool active;
+    bool quiesced;              /* snapshot: the stats buffer stays where it is */
     uint64_t features;
     enum balloon_role roles[BALLOON_MAX_QUEUES];
     unsigned stats_queue;       /* queue index of statsq when negotiated */
@@ -190,7 +191,7 @@ static int balloon_push_stats(struct balloon *b)
 {
     if (!b->active || !(b->features & BIT(VIRTIO_BALLOON_F_STATS_VQ)))
         return -EOPNOTSUPP;
-    if (!b->stats_held)
+    if (!b->stats_held || b->quiesced)
         return -EAGAIN;
     struct virtq *vq = virtio_queue(b->vdev, b->stats_queue);
     if (!vq)
@@ -261,6 +262,51 @@ static void balloon_timer_ready(void *opaque, uint32_t events)
     pthread_mutex_lock(&b->lock);
     (void)balloon_push_stats(b);     /* not active, or a request outstanding: skip this tick */
     pthread_mutex_unlock(&b->lock);
+}
+
+/* --- snapshots --------------------------------------------------------- */
+
+/*
+ * The held statistics buffer is not saved: the transport saves the stats
+ * queue rewound to its used index, so a restored balloon pops it again.
+ */
+static void balloon_quiesce(void *dev)
+{
+    struct balloon *b = dev;
+    pthread_mutex_lock(&b->lock);
+    b->quiesced = true;
+    pthread_mutex_unlock(&b->lock);
+}
+
+static void balloon_resume(void *dev)
+{
+    struct balloon *b = dev;
+    pthread_mutex_lock(&b->lock);
+    b->quiesced = false;
+    pthread_mutex_unlock(&b->lock);
+}
+
+/* The target the host set and the size the driver reports (both in 4 KiB pages). */
+static size_t balloon_state_size(void *dev) { return 2 * sizeof(uint32_t); }
+
+static void balloon_save_state(void *dev, void *buf)
+{
+    struct balloon *b = dev;
+    uint32_t v[2] = { __atomic_load_n(&b->num_pages, __ATOMIC_RELAXED),
+                      __atomic_load_n(&b->actual, __ATOMIC_RELAXED) };
+    memcpy(buf, v, sizeof(v));
+}
+
+static int balloon_load_state(void *dev, const void *buf, size_t len)
+{
+    struct balloon *b = dev;
+    uint32_t v[2];
+    if (len != sizeof(v))
+        return -EBADMSG;
+    memcpy(v, buf, sizeof(v));
+    __atomic_store_n(&b->num_pages, v[0], __ATOMIC_RELAXED);
+    __atomic_store_n(&b->actual, v[1], __ATOMIC_RELAXED);
+    return 0;
 }
 
 /* --- ops ---------------------------------------------------------------- */
@@ -375,6 +421,11 @@ const struct virtio_device_ops balloon_ops = {
     .reset = balloon_reset,
     .queue_notify = balloon_queue_notify,
     .destroy = balloon_destroy,
+    .quiesce = balloon_quiesce,
+    .resume = balloon_resume,
+    .state_size = balloon_state_size,
+    .save_state = balloon_save_state,
+    .load_state = balloon_load_state,
 };
 
 /* --- construction and control ----------------------------------------- */

@@ -64,6 +64,7 @@ struct net_dev {
     bool tap_failed;            /* EPOLLERR/HUP: stop watching */
 
     bool active;
+    bool quiesced;              /* snapshot: the tap is not watched, the queues stay still */
     uint64_t features;
     unsigned hdr_len;           /* 12, or 10 for a legacy driver without MRG_RXBUF */
     bool mrg;
@@ -122,7 +123,7 @@ static size_t iov_copy(const struct iovec *iov, unsigned nr, uint64_t off, void 
 static void update_events(struct net_dev *d)
 {
     uint32_t want = 0;
-    if (d->active && !d->tap_failed) {
+    if (d->active && !d->tap_failed && !d->quiesced) {
         if (!d->rx_waiting && d->vdev && virtio_queue(d->vdev, NET_QUEUE_RX))
             want |= EPOLLIN;
         if (d->tx_blocked)
@@ -505,6 +506,11 @@ void net_dev_tap_ready(void *opaque, uint32_t events)
 {
     struct net_dev *d = opaque;
     pthread_mutex_lock(&d->lock);
+    if (d->quiesced) {
+        /* An event from the same epoll batch as the quiesce: it comes again after resume. */
+        pthread_mutex_unlock(&d->lock);
+        return;
+    }
     if (events & (EPOLLERR | EPOLLHUP)) {
         if (!d->tap_failed)
             log_error("virtio-net", "%s: the tap reported an error or hang-up; the link stops", d->tap.name);
@@ -698,6 +704,56 @@ static void net_reset(void *opaque)
     pthread_mutex_unlock(&d->lock);
 }
 
+/*
+ * Snapshot: stop reading the tap and writing frames. The chains the device
+ * holds (the RX stash, a TX chain waiting for room) are not saved: they were
+ * popped and used in ring order, so the transport saves the queues rewound
+ * to their used index and a restored device pops them again.
+ */
+static void net_quiesce(void *opaque)
+{
+    struct net_dev *d = opaque;
+    pthread_mutex_lock(&d->lock);
+    d->quiesced = true;
+    update_events(d);
+    pthread_mutex_unlock(&d->lock);
+}
+
+static void net_resume(void *opaque)
+{
+    struct net_dev *d = opaque;
+    pthread_mutex_lock(&d->lock);
+    d->quiesced = false;
+    update_events(d);
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* The link status and a pending announcement: the config fields the host changes. */
+static size_t net_state_size(void *opaque) { return sizeof(uint16_t); }
+
+static void net_save_state(void *opaque, void *buf)
+{
+    struct net_dev *d = opaque;
+    pthread_mutex_lock(&d->lock);
+    memcpy(buf, &d->status, sizeof(d->status));
+    pthread_mutex_unlock(&d->lock);
+}
+
+static int net_load_state(void *opaque, const void *buf, size_t len)
+{
+    struct net_dev *d = opaque;
+    uint16_t st;
+    if (len != sizeof(st))
+        return -EBADMSG;
+    memcpy(&st, buf, sizeof(st));
+    if (st & ~(uint16_t)(VIRTIO_NET_S_LINK_UP | VIRTIO_NET_S_ANNOUNCE))
+        return -EBADMSG;
+    pthread_mutex_lock(&d->lock);
+    d->status = st;
+    pthread_mutex_unlock(&d->lock);
+    return 0;
+}
+
 static void net_destroy(void *opaque)
 {
     struct net_dev *d = opaque;
@@ -724,6 +780,11 @@ const struct virtio_device_ops net_device_ops = {
     .reset = net_reset,
     .queue_notify = net_queue_notify,
     .destroy = net_destroy,
+    .quiesce = net_quiesce,
+    .resume = net_resume,
+    .state_size = net_state_size,
+    .save_state = net_save_state,
+    .load_state = net_load_state,
 };
 
 /* --- construction and control ----------------------------------------- */

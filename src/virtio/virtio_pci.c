@@ -410,6 +410,7 @@ static void teardown(struct virtio_device *vdev)
         msi_kvm_device_destroy(&vdev->msi_dev);
     free(vdev->queues);
     pthread_mutex_destroy(&vdev->ioev_lock);
+    pthread_cond_destroy(&vdev->quiesce_cond);
     pthread_mutex_destroy(&vdev->lock);
     free(vdev);
 }
@@ -433,6 +434,12 @@ int virtio_pci_create(const struct virtio_pci_env *env, const struct virtio_devi
         return -ENOMEM;
     }
     if (pthread_mutex_init(&vdev->ioev_lock, NULL)) {
+        pthread_mutex_destroy(&vdev->lock);
+        free(vdev);
+        return -ENOMEM;
+    }
+    if (pthread_cond_init(&vdev->quiesce_cond, NULL)) {
+        pthread_mutex_destroy(&vdev->ioev_lock);
         pthread_mutex_destroy(&vdev->lock);
         free(vdev);
         return -ENOMEM;

@@ -282,6 +282,11 @@ void vpci_kick_event(void *opaque, uint32_t events)
     struct vpci_queue *q = opaque;
     struct virtio_device *vdev = q->vdev;
     drain(q->kick_fd);
+    if (vdev->quiesced) {
+        /* A snapshot is being taken: the queue must not move until resume. */
+        q->held_kick = true;
+        return;
+    }
     if (!vdev->live) {
         /*
          * A kick right after DRIVER_OK can overtake the ctl event in the same
@@ -370,16 +375,58 @@ static void do_driver_ok(struct virtio_device *vdev)
     }
 }
 
+/* Stops queue processing for a snapshot, after the device finished its in-flight work. */
+static void do_quiesce(struct virtio_device *vdev)
+{
+    if (!vdev->quiesced) {
+        vdev->quiesced = true;
+        if (vdev->live && vdev->ops->quiesce)
+            vdev->ops->quiesce(vdev->dev);
+    }
+    pthread_mutex_lock(&vdev->lock);
+    vdev->quiesce_ack = true;
+    pthread_cond_broadcast(&vdev->quiesce_cond);
+    pthread_mutex_unlock(&vdev->lock);
+}
+
+static void do_unquiesce(struct virtio_device *vdev)
+{
+    if (!vdev->quiesced)
+        return;
+    vdev->quiesced = false;
+    if (vdev->live && vdev->ops->resume)
+        vdev->ops->resume(vdev->dev);
+    for (unsigned i = 0; i < vdev->nr_queues; i++) {
+        struct vpci_queue *q = &vdev->queues[i];
+        bool kicked = q->held_kick;
+        q->held_kick = false;
+        if (kicked && vdev->live && q->live)
+            notify_device(vdev, q);
+    }
+}
+
 void vpci_ctl_event(void *opaque, uint32_t events)
 {
     struct virtio_device *vdev = opaque;
     drain(vdev->ctl_fd);
     pthread_mutex_lock(&vdev->lock);
     enum vpci_pending p = vdev->pending;
+    enum vpci_quiesce_req qr = vdev->quiesce_req;
+    vdev->quiesce_req = VPCI_QUIESCE_NONE;
     pthread_mutex_unlock(&vdev->lock);
-    /* Only this thread clears `pending`; a reset may still replace a DRIVER_OK. */
-    if (p == VPCI_PENDING_RESET)
-        do_reset(vdev);
-    else if (p == VPCI_PENDING_DRIVER_OK)
-        do_driver_ok(vdev);
+    if (qr == VPCI_QUIESCE_OFF)
+        do_unquiesce(vdev);
+    /*
+     * Only this thread clears `pending`; a reset may still replace a
+     * DRIVER_OK. A status change that was on its way when a snapshot began
+     * is carried out first, so the snapshot never holds a pending one.
+     */
+    if (!vdev->quiesced) {
+        if (p == VPCI_PENDING_RESET)
+            do_reset(vdev);
+        else if (p == VPCI_PENDING_DRIVER_OK)
+            do_driver_ok(vdev);
+    }
+    if (qr == VPCI_QUIESCE_ON)
+        do_quiesce(vdev);
 }

@@ -44,6 +44,7 @@ struct vpci_queue {
     struct virtq vq;
     bool live;                      /* virtq enabled at DRIVER_OK */
     bool deferred_kick;             /* kicked while DRIVER_OK was on its way */
+    bool held_kick;                 /* kicked while quiesced: looked at on resume */
     char name[32];
 
     /* Under ioev_lock. */
@@ -57,6 +58,12 @@ enum vpci_pending {
     VPCI_PENDING_NONE,
     VPCI_PENDING_RESET,
     VPCI_PENDING_DRIVER_OK,
+};
+
+enum vpci_quiesce_req {
+    VPCI_QUIESCE_NONE,
+    VPCI_QUIESCE_ON,
+    VPCI_QUIESCE_OFF,
 };
 
 struct virtio_device {
@@ -103,6 +110,12 @@ struct virtio_device {
     uint8_t isr;                    /* under host->lock */
 
     bool live;                      /* I/O thread: activated, kicks go to the device */
+
+    /* Snapshot quiesce: requested under lock, carried out by the I/O thread. */
+    enum vpci_quiesce_req quiesce_req;
+    bool quiesce_ack;               /* under lock: the I/O thread is quiesced */
+    pthread_cond_t quiesce_cond;
+    bool quiesced;                  /* I/O thread: kicks are held, the device is idle */
 };
 
 /* virtio_pci_common.c */
