@@ -66,6 +66,14 @@ api PUT /vm/config '{"kernel":';          expect_reply 400 'not valid JSON'
 api GET /vm;        expect_reply 200 '"cpus":1,'
 expect_reply 200 '"memory_bytes":67108864'
 
+# Lists (parsed on the API thread, under its seccomp filter) replace the old ones.
+api PUT /vm/config '{"nets":["tap=casulo-nope0"],"disks":["path=/nonexistent/a.img","path=/nonexistent/b.img"]}'
+expect_reply 200 '"tap":"casulo-nope0"'
+api PUT /vm/config '{"disks":[{"path":"/nonexistent/c.img","readonly":true}]}'
+expect_reply 200 '"disks":[{"path":"/nonexistent/c.img","readonly":true'
+grep -qF 'a.img' "$T/reply" && fail "the disks list was added to, not replaced: $(cat "$T/reply")"
+api PUT /vm/config '{"nets":[],"disks":[]}'; expect_reply 200 '"disks":[],"nets":[]'
+
 # A kernel that does not exist passes the body checks but not the start.
 api PUT /vm/config "{\"kernel\":\"$T/missing.elf\"}"; expect_reply 200 '"state":"NotStarted"'
 api PUT /vm/start;  expect_reply 400 "$T/missing.elf"
