@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli/config_file.h"
+#include "core/vm.h"
 #include "virtio/balloon.h"
 
 int api_pending_vm_init(struct api_pending_vm *p, struct run_options *opts)
@@ -59,6 +60,13 @@ static void put_vm(struct api_pending_vm *p)
     pthread_rwlock_unlock(&p->vm_lock);
 }
 
+/* The VM stops only to be built again (--on-reboot restart): to a client it keeps running. */
+static bool restarting(struct api_pending_vm *p, struct vm *vm)
+{
+    return atomic_load(&vm->stopping) && vm->exit_reason == VM_EXIT_REBOOT &&
+           p->opts->cfg.on_reboot == REBOOT_RESTART && !atomic_load(&vm->stop_signal_seen);
+}
+
 static enum api_vm_state pending_state(void *opaque)
 {
     struct api_pending_vm *p = opaque;
@@ -67,8 +75,11 @@ static enum api_vm_state pending_state(void *opaque)
     pthread_mutex_unlock(&p->lock);
     if (!started)
         return stopping ? API_VM_STOPPING : API_VM_NOT_STARTED;
+    if (stopping)
+        return API_VM_STOPPING;
+    /* Between two VMs of a restart there is none; it still counts as running. */
     struct vm *vm = get_vm(p);
-    enum api_vm_state s = vm ? api_vm_ops_kvm.state(vm) : API_VM_STOPPING;
+    enum api_vm_state s = vm && !restarting(p, vm) ? api_vm_ops_kvm.state(vm) : API_VM_RUNNING;
     put_vm(p);
     return s;
 }
@@ -95,16 +106,17 @@ static int pending_snapshot(void *opaque, const char *dir, char *err, size_t err
         r_;                                                                                    \
     })
 
+/* No VM here means one being rebuilt after a reboot: "the VM is stopping" (409) for now. */
 static int pending_pause(void *opaque)
 {
     struct api_pending_vm *p = opaque;
-    return PENDING_CALL(p, -EBUSY, pause(vm_));
+    return PENDING_CALL(p, -ESHUTDOWN, pause(vm_));
 }
 
 static int pending_resume(void *opaque)
 {
     struct api_pending_vm *p = opaque;
-    return PENDING_CALL(p, -EBUSY, resume(vm_));
+    return PENDING_CALL(p, -ESHUTDOWN, resume(vm_));
 }
 
 static void pending_stop(void *opaque, const char *detail)

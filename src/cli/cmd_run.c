@@ -274,11 +274,16 @@ static int run_pending(struct run_options *opts)
     struct vm vm;
     int status = 0;
     if (wait_for_start(opts, &pending, &vm, &status) == 0) {
-        bool restart = true, main_sandboxed = false;
+        bool restart = true, main_sandboxed = false, stopped_in_reboot = false;
         while (restart) {
             run_built(&vm, cfg, &restart, &main_sandboxed);
             log_exit_stats(&vm);
-            restart = restart && !api_pending_vm_stop_requested(&pending);
+            if (restart && api_pending_vm_stop_requested(&pending)) {
+                /* PUT /vm/stop while the guest was rebooting: it is not built again. */
+                log_notice(NULL, "stopped through the API while the guest rebooted");
+                stopped_in_reboot = true;
+                restart = false;
+            }
             if (!restart)
                 break;
             status = report_exit(&vm, true);
@@ -293,12 +298,15 @@ static int run_pending(struct run_options *opts)
                 return 1;
             }
             api_pending_vm_attach(&pending, &vm);
+            /* A PUT /vm/stop while there was no VM to stop applies to the new one. */
+            if (api_pending_vm_stop_requested(&pending))
+                vm_request_stop(&vm, VM_EXIT_API_STOP, "stopped through the API");
         }
         api_pending_vm_shutdown(&pending);
         api_server_stop(&api);
         api_pending_vm_detach(&pending);
         vm_destroy_in_background(&vm);
-        status = report_exit(&vm, false);
+        status = stopped_in_reboot ? 0 : report_exit(&vm, false);
     } else {
         api_pending_vm_shutdown(&pending);
         api_server_stop(&api);

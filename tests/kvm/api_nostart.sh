@@ -5,9 +5,10 @@
 # merges config-file keys into the pending configuration (bad ones are
 # 400s that change nothing), PUT /vm/start refuses a configuration that does
 # not validate and leaves the VM NotStarted, then boots the fixed one; the
-# other actions are 409 until then. PUT /vm/stop before the start exits 0.
+# other actions are 409 until then. PUT /vm/stop before the start exits 0;
+# with --on-reboot restart the API serves each rebuilt VM.
 . "$(dirname "$0")/lib.sh"
-kvm_require spin.elf
+kvm_require spin.elf reboot.elf
 command -v curl >/dev/null || skip "no curl"
 "$CASULO" run --help | grep -q -- --no-start || skip "casulo run has no --no-start"
 
@@ -123,7 +124,21 @@ expect_rc 0
 expect_err_re 'signal'
 [ ! -e "$S" ] || fail "the API socket file is still there after casulo exited"
 
-# --- 4. --no-start without a socket is a bad value. ---
+# --- 4. --on-reboot restart: the API serves each rebuilt VM; stop ends it. ---
+casulo_start --no-start --api-socket "$S" --kernel "$GUESTS/reboot.elf" --cmdline "method=acpi" \
+    --on-reboot restart
+wait_socket
+api PUT /vm/start;  expect_reply 202 '"state":"Running"'
+wait_count "reboot guest booting" 3
+api GET /vm;        expect_reply 200 '"kernel"'
+api PUT /vm/start;  expect_reply 409 'the VM has already started'
+api PUT /vm/stop;   expect_reply 202 '"state"'
+casulo_wait 30
+expect_rc 0
+expect_err_re 'stopped through the API'
+expect_no_out "GUEST FAIL"
+
+# --- 5. --no-start without a socket is a bad value. ---
 casulo_run --no-start --kernel "$GUESTS/spin.elf"
 expect_rc 1
 expect_err_re '--no-start needs --api-socket'
