@@ -186,6 +186,8 @@ static int start_pending(struct run_options *opts, struct api_pending_vm *pendin
         api_pending_vm_start_failed(pending, ret, err);
         return ret;
     }
+    /* "log_level" and "log_format" may have come with PUT /vm/config. */
+    log_set_format(opts->log_format);
     log_set_level(opts->log_level);
     warn_if_pvm(&vm->boot);
     api_pending_vm_started(pending, vm);
