@@ -178,7 +178,8 @@ static int run_once(const struct vm_config *cfg, const char *api_socket, bool *r
 static int start_pending(struct run_options *opts, struct api_pending_vm *pending, struct vm *vm)
 {
     char err[512];
-    int ret = vm_config_validate(&opts->cfg, 0, err, sizeof(err));
+    /* Whatever errno a check failed with, it is the configuration's fault: 400. */
+    int ret = vm_config_validate(&opts->cfg, 0, err, sizeof(err)) < 0 ? -EINVAL : 0;
     if (!ret)
         ret = vm_create(vm, &opts->cfg, err, sizeof(err));
     if (ret < 0) {

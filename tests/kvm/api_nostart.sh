@@ -80,6 +80,11 @@ api PUT /vm/config "{\"kernel\":\"$T/missing.elf\"}"; expect_reply 200 '"state":
 api PUT /vm/start;  expect_reply 400 "$T/missing.elf"
 api GET /vm;        expect_reply 200 '"state":"NotStarted"'
 
+# A directory is no kernel either: still the configuration's fault, 400.
+api PUT /vm/config "{\"kernel\":\"$T\"}"; expect_reply 200 '"state":"NotStarted"'
+api PUT /vm/start;  expect_reply 400 "$T"
+api GET /vm;        expect_reply 200 '"state":"NotStarted"'
+
 # Keys merge: the memory given earlier stays while the kernel is replaced.
 api PUT /vm/config "{\"kernel\":\"$GUESTS/spin.elf\"}"; expect_reply 200 "\"kernel\":\"$GUESTS/spin.elf\""
 expect_reply 200 '"memory_bytes":67108864'
