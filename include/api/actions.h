@@ -39,6 +39,9 @@ void api_ctx_destroy(struct api_ctx *ctx);
 
 const char *api_state_name(enum api_vm_state state);
 
+/* 0, or -EBUSY with "the VM has not started yet" while it waits for PUT /vm/start. */
+int api_require_started(struct api_ctx *ctx, char *err, size_t errlen);
+
 int api_action_pause(struct api_ctx *ctx, char *err, size_t errlen);
 int api_action_resume(struct api_ctx *ctx, char *err, size_t errlen);
 int api_action_stop(struct api_ctx *ctx, char *err, size_t errlen);
@@ -50,6 +53,14 @@ int api_action_stop(struct api_ctx *ctx, char *err, size_t errlen);
  */
 int api_action_power_off(struct api_ctx *ctx, unsigned timeout_s, bool *guest_listening,
                          char *err, size_t errlen);
+
+/*
+ * Configure-before-boot: PUT /vm/config and PUT /vm/start. -EALREADY (409)
+ * once the VM has started, -EINVAL (400) for a bad body or configuration.
+ */
+int api_action_configure(struct api_ctx *ctx, const char *body, size_t len, char *err,
+                         size_t errlen);
+int api_action_start(struct api_ctx *ctx, char *err, size_t errlen);
 
 /* The VM's state, uptime, version and configuration as a JSON object (NULL: no memory). */
 json_t *api_action_describe(struct api_ctx *ctx);

@@ -9,12 +9,14 @@
 #define CASULO_API_API_VM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct vm_config;
 struct balloon_info;
 
-enum api_vm_state { API_VM_RUNNING, API_VM_PAUSED, API_VM_STOPPING };
+/* NOT_STARTED: `casulo run --no-start` (or "start": false) waits for PUT /vm/start. */
+enum api_vm_state { API_VM_RUNNING, API_VM_PAUSED, API_VM_STOPPING, API_VM_NOT_STARTED };
 
 struct api_vcpu_stats {
     uint64_t exits_io, exits_mmio;
@@ -77,6 +79,23 @@ struct api_vm_ops {
     int (*balloon_set_target)(void *vm, uint64_t bytes);
     /* Statistics polling period; 0 turns it off. */
     int (*balloon_set_stats_interval)(void *vm, unsigned seconds);
+    /*
+     * Configure-before-boot (include/api/pending_vm.h). NULL in a table for
+     * a VM that is already running: both then answer "already started".
+     *
+     * configure: merges a body in the config-file format (docs/config.md)
+     * into the pending configuration; -EINVAL with the message of the
+     * config file's own checks, -EALREADY once started, -EBUSY while starting.
+     */
+    int (*configure)(void *vm, const char *body, size_t len, char *err, size_t errlen);
+    /* Builds the VM from the pending configuration and starts it; 0 once it is created. */
+    int (*start)(void *vm, char *err, size_t errlen);
+    /*
+     * Optional: the server calls it once a response has gone out (or its
+     * connection closed), so an exit a request asked for can wait for its
+     * own answer to reach the client.
+     */
+    void (*request_done)(void *vm);
 };
 
 /* The table for a real VM: `vm` is a struct vm *. */

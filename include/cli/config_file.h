@@ -31,4 +31,12 @@ int config_file_load(const char *path, struct run_options *opts, char *err, size
 int config_file_parse(const char *name, const char *text, size_t len, struct run_options *opts,
                       char *err, size_t errlen) MUST_CHECK;
 
+/*
+ * PUT /vm/config: as config_file_parse, but each key given replaces its
+ * setting (a "disks" array replaces the disks instead of adding to them),
+ * "api_socket" is refused, and on any error *opts is left as it was.
+ */
+int config_file_merge(const char *name, const char *text, size_t len, struct run_options *opts,
+                      char *err, size_t errlen) MUST_CHECK;
+
 #endif

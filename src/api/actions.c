@@ -36,6 +36,8 @@ const char *api_state_name(enum api_vm_state state)
         return "Paused";
     case API_VM_STOPPING:
         return "Stopping";
+    case API_VM_NOT_STARTED:
+        return "NotStarted";
     }
     return "Unknown";
 }
@@ -52,14 +54,26 @@ static int state_error(int ret, const char *already, char *err, size_t errlen)
     return ret;
 }
 
+int api_require_started(struct api_ctx *ctx, char *err, size_t errlen)
+{
+    if (ctx->ops->state(ctx->vm) != API_VM_NOT_STARTED)
+        return 0;
+    snprintf(err, errlen, "the VM has not started yet");
+    return -EBUSY;
+}
+
 int api_action_pause(struct api_ctx *ctx, char *err, size_t errlen)
 {
+    if (api_require_started(ctx, err, errlen))
+        return -EBUSY;
     int ret = ctx->ops->pause(ctx->vm);
     return ret ? state_error(ret, "the VM is already paused", err, errlen) : 0;
 }
 
 int api_action_resume(struct api_ctx *ctx, char *err, size_t errlen)
 {
+    if (api_require_started(ctx, err, errlen))
+        return -EBUSY;
     int ret = ctx->ops->resume(ctx->vm);
     return ret ? state_error(ret, "the VM is already running", err, errlen) : 0;
 }
@@ -82,6 +96,8 @@ int api_action_power_off(struct api_ctx *ctx, unsigned timeout_s, bool *guest_li
         /* A paused guest cannot see the button; its grace period would run out unseen. */
         snprintf(err, errlen, "the VM is paused: resume it first (or stop it)");
         return -EBUSY;
+    case API_VM_NOT_STARTED:
+        return api_require_started(ctx, err, errlen);
     case API_VM_RUNNING:
         break;
     }
@@ -94,6 +110,25 @@ int api_action_power_off(struct api_ctx *ctx, unsigned timeout_s, bool *guest_li
     *guest_listening = ret > 0;
     api_poweroff_arm(&ctx->poweroff, timeout_s);
     return 0;
+}
+
+int api_action_configure(struct api_ctx *ctx, const char *body, size_t len, char *err,
+                         size_t errlen)
+{
+    if (!ctx->ops->configure) {
+        snprintf(err, errlen, "the VM has already started");
+        return -EALREADY;
+    }
+    return ctx->ops->configure(ctx->vm, body, len, err, errlen);
+}
+
+int api_action_start(struct api_ctx *ctx, char *err, size_t errlen)
+{
+    if (!ctx->ops->start) {
+        snprintf(err, errlen, "the VM has already started");
+        return -EALREADY;
+    }
+    return ctx->ops->start(ctx->vm, err, errlen);
 }
 
 static const char *console_name(enum console_mode mode)

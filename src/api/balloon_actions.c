@@ -97,6 +97,8 @@ static json_int_t jint(uint64_t v)
 int api_action_balloon_describe(struct api_ctx *ctx, json_t **out, char *err, size_t errlen)
 {
     *out = NULL;
+    if (api_require_started(ctx, err, errlen))
+        return -EBUSY;
     struct balloon_info info;
     memset(&info, 0, sizeof(info));
     int ret = ctx->ops->balloon_info ? ctx->ops->balloon_info(ctx->vm, &info) : -ENODEV;
@@ -141,6 +143,8 @@ int api_action_balloon_describe(struct api_ctx *ctx, json_t **out, char *err, si
 
 int api_action_balloon_set_target(struct api_ctx *ctx, uint64_t bytes, char *err, size_t errlen)
 {
+    if (api_require_started(ctx, err, errlen))
+        return -EBUSY;
     if (!ctx->ops->balloon_set_target || !has_balloon(ctx))
         return no_balloon(err, errlen);
     if (ctx->ops->state(ctx->vm) == API_VM_STOPPING) {
@@ -166,6 +170,8 @@ int api_action_balloon_set_target(struct api_ctx *ctx, uint64_t bytes, char *err
 int api_action_balloon_set_stats_interval(struct api_ctx *ctx, unsigned seconds, char *err,
                                           size_t errlen)
 {
+    if (api_require_started(ctx, err, errlen))
+        return -EBUSY;
     if (!ctx->ops->balloon_set_stats_interval || !has_balloon(ctx))
         return no_balloon(err, errlen);
     if (seconds > API_BALLOON_MAX_STATS_INTERVAL_S) {

@@ -318,7 +318,9 @@ static void put_snapshot(struct api_ctx *ctx, const struct api_request *req, str
     const char *dir = json_string_value(json_object_get(body, "path"));
     int ret = -ENOTSUP;
     snprintf(err, sizeof(err), "this VM cannot take snapshots");
-    if (ctx->ops->snapshot)
+    if (api_require_started(ctx, err, sizeof(err)))
+        ret = -EBUSY;
+    else if (ctx->ops->snapshot)
         ret = ctx->ops->snapshot(ctx->vm, dir, err, sizeof(err));
     json_decref(body);
     if (ret < 0)
@@ -327,12 +329,49 @@ static void put_snapshot(struct api_ctx *ctx, const struct api_request *req, str
         reply_state(ctx, resp, 200);
 }
 
+/*
+ * PUT /vm/config: a body in the config-file format (docs/config.md), merged
+ * into the configuration of a VM that has not started; its own messages.
+ */
+static void put_vm_config(struct api_ctx *ctx, const struct api_request *req,
+                          struct api_response *resp)
+{
+    char err[512];
+    int ret = api_action_configure(ctx, req->body, req->body_len, err, sizeof(err));
+    if (ret == -ENOMEM)
+        reply_oom(resp);
+    else if (ret < 0)
+        reply_error(resp, action_status(ret), "%s", err);
+    else
+        reply_json(resp, 200, api_action_describe(ctx));
+}
+
+/* PUT /vm/start: 202 once the VM is built and its vCPUs are about to run. */
+static void put_vm_start(struct api_ctx *ctx, const struct api_request *req,
+                         struct api_response *resp)
+{
+    char err[512];
+    json_t *body;
+    if (api_json_body(req->body, req->body_len, false, NULL, 0, &body, err, sizeof(err)) < 0) {
+        reply_error(resp, 400, "%s", err);
+        return;
+    }
+    json_decref(body);
+    int ret = api_action_start(ctx, err, sizeof(err));
+    if (ret < 0)
+        reply_error(resp, action_status(ret), "%s", err);
+    else
+        reply_state(ctx, resp, 202);
+}
+
 static const struct api_route api_routes[] = {
     { "PUT", "/snapshot", put_snapshot },
     { "GET", "/vm", get_vm },
     { "PUT", "/vm/state", put_vm_state },
     { "PUT", "/vm/power-off", put_vm_power_off },
     { "PUT", "/vm/stop", put_vm_stop },
+    { "PUT", "/vm/config", put_vm_config },
+    { "PUT", "/vm/start", put_vm_start },
     { "GET", "/metrics", get_metrics },
     { "GET", "/healthz", get_healthz },
     { "GET", "/balloon", get_balloon },

@@ -31,7 +31,8 @@ static void vm_metrics(FILE *f, struct api_ctx *ctx, const struct api_vm_stats *
     family(f, "casulo_build_info", "gauge", "casulo's version.");
     fprintf(f, "casulo_build_info{version=\"%s\"} 1\n", CASULO_VERSION);
 
-    static const enum api_vm_state states[] = { API_VM_RUNNING, API_VM_PAUSED, API_VM_STOPPING };
+    static const enum api_vm_state states[] = { API_VM_RUNNING, API_VM_PAUSED, API_VM_STOPPING,
+                                                API_VM_NOT_STARTED };
     enum api_vm_state now = ctx->ops->state(ctx->vm);
     family(f, "casulo_vm_state", "gauge", "1 for the state the VM is in, 0 for the others.");
     for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)

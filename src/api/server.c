@@ -102,12 +102,15 @@ static enum MHD_Result api_access(void *cls, struct MHD_Connection *conn, const 
 static void api_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                           enum MHD_RequestTerminationCode toe)
 {
+    struct api_server *s = cls;
     struct api_conn *c = *con_cls;
     if (c) {
         free(c->body);
         free(c);
         *con_cls = NULL;
     }
+    if (s->ops->request_done)
+        s->ops->request_done(s->vm);
 }
 
 static void api_mhd_log(void *cls, const char *fmt, va_list ap)

@@ -385,6 +385,56 @@ int config_file_parse(const char *name, const char *text, size_t len, struct run
     return ret;
 }
 
+/* Keys whose setting the API cannot change: the socket it is being served on. */
+static int cfg_check_mergeable(const struct cfg_ctx *c, const json_t *root)
+{
+    if (json_object_get(root, "api_socket") || json_object_get(root, "api-socket"))
+        return cfg_fail(c, "'api_socket' cannot be changed through the API");
+    return 0;
+}
+
+int config_file_merge(const char *name, const char *text, size_t len, struct run_options *opts,
+                      char *err, size_t errlen)
+{
+    struct cfg_ctx c = { .name = name, .opts = opts, .err = err, .errlen = errlen };
+    json_error_t jerr;
+    json_t *root = json_loadb(text ? text : "", len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!root)
+        return cfg_fail(&c, "not valid JSON: %s (line %d, column %d)", jerr.text, jerr.line,
+                        jerr.column);
+    int ret = json_is_object(root) ? cfg_check_mergeable(&c, root) : 0;
+    /*
+     * A dry run on defaults first: every check is about the value itself, so
+     * if the body applies there it applies to *opts too, and a bad body
+     * leaves *opts as it was.
+     */
+    if (!ret) {
+        struct run_options scratch = { .log_level = opts->log_level,
+                                       .log_format = opts->log_format };
+        vm_config_init(&scratch.cfg);
+        struct cfg_ctx dry = c;
+        dry.opts = &scratch;
+        ret = cfg_apply_object(&dry, root);
+        vm_config_free(&scratch.cfg);
+    }
+    if (!ret) {
+        /* A list given replaces the list, as the first --disk on the command line does. */
+        if (json_object_get(root, "disks") || json_object_get(root, "disk")) {
+            free(opts->cfg.disks);
+            opts->cfg.disks = NULL;
+            opts->cfg.nr_disks = 0;
+        }
+        if (json_object_get(root, "nets") || json_object_get(root, "net")) {
+            free(opts->cfg.nets);
+            opts->cfg.nets = NULL;
+            opts->cfg.nr_nets = 0;
+        }
+        ret = cfg_apply_object(&c, root);
+    }
+    json_decref(root);
+    return ret;
+}
+
 int config_file_load(const char *path, struct run_options *opts, char *err, size_t errlen)
 {
     uint64_t size;

@@ -20,7 +20,7 @@
 enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
     OPT_ON_REBOOT, OPT_LOG_LEVEL, OPT_HELP, OPT_DISK, OPT_NET, OPT_RNG, OPT_CONFIG,
-    OPT_LOG_FORMAT, OPT_API_SOCKET, OPT_BALLOON, OPT_RESTORE, OPT_SECCOMP,
+    OPT_LOG_FORMAT, OPT_API_SOCKET, OPT_BALLOON, OPT_RESTORE, OPT_SECCOMP, OPT_NO_START,
 };
 
 static const struct option long_options[] = {
@@ -41,6 +41,7 @@ static const struct option long_options[] = {
     { "api-socket", required_argument, NULL, OPT_API_SOCKET },
     { "restore", required_argument, NULL, OPT_RESTORE },
     { "seccomp", required_argument, NULL, OPT_SECCOMP },
+    { "no-start", no_argument, NULL, OPT_NO_START },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
 };
@@ -69,6 +70,8 @@ void run_options_usage(FILE *out)
           "  --balloon              virtio-balloon: resize guest memory through the API\n"
           "  --restore DIR          continue a snapshot instead of booting\n"
           "  --api-socket PATH      serve the VM's HTTP API on this Unix socket (docs/api.md)\n"
+          "  --no-start             serve only the API; configure the VM there and boot it\n"
+          "                         with PUT /vm/start (needs --api-socket)\n"
           "  --seccomp MODE         on (default): per-thread system-call filters; log: only\n"
           "                         log calls they would refuse; off: none (debugging)\n"
           "  --log-level LEVEL      error, warn, notice (default), info or debug\n"
@@ -214,6 +217,9 @@ static enum run_parse_result parse_one(int opt, const char *arg, struct run_opti
     case OPT_BALLOON:
         cfg->balloon = true;
         return RUN_PARSE_OK;
+    case OPT_NO_START:
+        cfg->no_start = true;
+        return RUN_PARSE_OK;
     case OPT_RESTORE:
         ret = set_string(&cfg->restore_dir, arg);
         break;
@@ -306,8 +312,11 @@ static enum run_parse_result check_complete(const struct run_options *opts, cons
 {
     const struct vm_config *cfg = &opts->cfg;
     if (cfg->no_start && !cfg->api_socket[0]) {
-        snprintf(err, errlen, "config '%s': \"start\": false needs an API socket to start the VM "
-                 "(\"api_socket\" or --api-socket PATH)", config);
+        if (config)
+            snprintf(err, errlen, "config '%s': \"start\": false needs an API socket to start the "
+                     "VM (\"api_socket\" or --api-socket PATH)", config);
+        else
+            snprintf(err, errlen, "--no-start needs --api-socket PATH to start the VM");
         return RUN_PARSE_BAD_VALUE;
     }
     /* A VM that waits for the API may get its kernel from it. */

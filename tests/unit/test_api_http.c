@@ -422,9 +422,24 @@ static void body_too_large(void **state)
     assert_int_equal(fx->vm.pause_calls, 0);
 }
 
+/* Configure-before-boot is only for a VM that waits for it: a running one is a conflict. */
+static void config_and_start_after_start(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(call(fx, "PUT", "/vm/config", "{\"cpus\": 4}"), 409);
+    expect_error(fx, 409, "the VM has already started");
+    assert_int_equal(call(fx, "PUT", "/vm/start", NULL), 409);
+    expect_error(fx, 409, "the VM has already started");
+    assert_int_equal(call(fx, "PUT", "/vm/start", "{\"now\": true}"), 400);
+    expect_error(fx, 400, "unknown field 'now'");
+    assert_int_equal(call(fx, "GET", "/vm/start", NULL), 405);
+    assert_int_equal(fx->vm.cfg.cpus, 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(config_and_start_after_start, setup, teardown),
         cmocka_unit_test_setup_teardown(get_vm_describes_state_and_config, setup, teardown),
         cmocka_unit_test_setup_teardown(pause_and_resume, setup, teardown),
         cmocka_unit_test_setup_teardown(state_body_errors, setup, teardown),

@@ -269,6 +269,78 @@ static void load_from_file(void **state)
     vm_config_free(&o.cfg);
 }
 
+static int merge(const char *text, struct run_options *o, char *err, size_t errlen)
+{
+    return config_file_merge("request body", text, strlen(text), o, err, errlen);
+}
+
+/* PUT /vm/config: keys given replace their settings (lists too); the rest stay. */
+static void merge_replaces_given_keys(void **state)
+{
+    (void)state;
+    struct run_options o;
+    char err[512];
+    assert_int_equal(parse_json("{\"kernel\": \"/k/a\", \"cpus\": 2, \"memory\": \"64M\","
+                                " \"disks\": [\"path=/d/a.img\", \"path=/d/b.img\"]}",
+                                &o, err, sizeof(err)), 0);
+    assert_int_equal(merge("{\"kernel\": \"/k/b\", \"disks\": [\"path=/d/c.img\"]}", &o, err,
+                           sizeof(err)), 0);
+    assert_string_equal(o.cfg.kernel_path, "/k/b");
+    assert_int_equal(o.cfg.cpus, 2);
+    assert_int_equal(o.cfg.memory, 64ULL << 20);
+    assert_int_equal(o.cfg.nr_disks, 1);
+    assert_string_equal(o.cfg.disks[0].path, "/d/c.img");
+    /* An empty list removes the disks; the option spelling works as in a file. */
+    assert_int_equal(merge("{\"disk\": [], \"on-reboot\": \"restart\"}", &o, err, sizeof(err)), 0);
+    assert_int_equal(o.cfg.nr_disks, 0);
+    assert_int_equal(o.cfg.on_reboot, REBOOT_RESTART);
+    /* Sixteen disks twice: a replaced list does not count the old entries. */
+    char many[2048] = "{\"disks\": [";
+    for (int i = 0; i < VM_CONFIG_MAX_DISKS; i++)
+        snprintf(many + strlen(many), sizeof(many) - strlen(many), "%s\"path=/d/%d\"", i ? "," : "", i);
+    strcat(many, "]}");
+    assert_int_equal(merge(many, &o, err, sizeof(err)), 0);
+    assert_int_equal(merge(many, &o, err, sizeof(err)), 0);
+    assert_int_equal(o.cfg.nr_disks, VM_CONFIG_MAX_DISKS);
+    vm_config_free(&o.cfg);
+}
+
+/* A bad body is one message and leaves every setting as it was. */
+static void merge_error_changes_nothing(void **state)
+{
+    (void)state;
+    struct run_options o;
+    char err[512];
+    assert_int_equal(parse_json("{\"kernel\": \"/k/a\", \"cpus\": 2, \"nets\": [\"tap=t0\"]}",
+                                &o, err, sizeof(err)), 0);
+    static const struct {
+        const char *body, *msg;
+    } bad[] = {
+        { "{\"kernel\": \"/k/b\", \"cpus\": 0, \"nets\": []}",
+          "config 'request body': cpus must be at least 1" },
+        { "{\"nets\": [], \"memory\": \"lots\"}",
+          "config 'request body': memory 'lots' is not a size (examples: 512M, 4G)" },
+        { "{\"kernel\": \"/k/b\", \"bogus\": 1}", "config 'request body': unknown key 'bogus'" },
+        { "{\"api_socket\": \"/run/x\"}",
+          "config 'request body': 'api_socket' cannot be changed through the API" },
+        { "[1]", "config 'request body': must hold a JSON object ({ ... })" },
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        assert_int_equal(merge(bad[i].body, &o, err, sizeof(err)), -EINVAL);
+        assert_string_equal(err, bad[i].msg);
+        assert_string_equal(o.cfg.kernel_path, "/k/a");
+        assert_int_equal(o.cfg.cpus, 2);
+        assert_int_equal(o.cfg.nr_nets, 1);
+        assert_string_equal(o.cfg.nets[0].tap, "t0");
+    }
+    assert_int_equal(merge("{\"kernel\": ", &o, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "not valid JSON"));
+    /* An empty body (what the server passes for none) is not a configuration. */
+    assert_int_equal(config_file_merge("request body", NULL, 0, &o, err, sizeof(err)), -EINVAL);
+    assert_non_null(strstr(err, "not valid JSON"));
+    vm_config_free(&o.cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -279,6 +351,8 @@ int main(void)
         cmocka_unit_test(not_json),
         cmocka_unit_test(too_many_devices),
         cmocka_unit_test(load_from_file),
+        cmocka_unit_test(merge_replaces_given_keys),
+        cmocka_unit_test(merge_error_changes_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

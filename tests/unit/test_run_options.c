@@ -284,6 +284,19 @@ static void config_file_completeness(void **state)
     vm_config_free(&o.cfg);
     unlink(nostart);
 
+    /* --no-start is the same as "start": false, with its own message. */
+    assert_int_equal(parse(ARGC("--no-start", "--kernel", "k"), ARGV("--no-start", "--kernel", "k"),
+                           &o, err),
+                     RUN_PARSE_BAD_VALUE);
+    assert_string_equal(err, "--no-start needs --api-socket PATH to start the VM");
+    vm_config_free(&o.cfg);
+    assert_int_equal(parse(ARGC("--no-start", "--api-socket", "/run/s"),
+                           ARGV("--no-start", "--api-socket", "/run/s"), &o, err),
+                     RUN_PARSE_OK);
+    assert_true(o.cfg.no_start);
+    assert_null(o.cfg.kernel_path);
+    vm_config_free(&o.cfg);
+
     /* A bad file is a bad value (exit 1), its message unchanged. */
     char bad[] = "/tmp/casulo-test-vm-XXXXXX";
     write_config(bad, "{\"kernel\": \"k\", \"bogus\": 1}");
