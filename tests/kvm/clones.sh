@@ -11,14 +11,15 @@
 #   - the 8 share the snapshot's page cache: the sum of their proportional
 #     set sizes (Pss, smaps_rollup) stays far below 8 x the 64 MiB each one
 #     reads (< 3x). Not a timing assertion.
-# Then the restore merge (when this casulo has it): no --memory takes the
+# A guest that enabled GPE0 bit 0 gets an SCI after each restore, and
+# reads a new ID in its handler. Then the restore merge (when this casulo has it): no --memory takes the
 # snapshot's, a different --memory is refused; and, once snapshots may have
 # disks, a second clone without a --disk of its own is refused by the
 # original disk's lock while the first runs.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/snapshot_lib.bash"
 snapshot_require
-kvm_require memtouch.elf
+kvm_require memtouch.elf vmgenid.elf
 
 NCLONES=8
 TOUCH_MIB=64
@@ -113,6 +114,31 @@ done
 [ "$(printf '%s' "$gens" | sort -u | wc -l)" = "$NCLONES" ] ||
     fail "the clones' VM generation IDs are not all different: $(printf '%s' "$gens" | tr '\n' ' ')"
 echo "$NCLONES clones continued from pass $last_before, each with its own generation ID"
+
+# ---- the generation ID change reaches the guest as an SCI ----
+# vmgenid.S enables GPE0 bit 0 and sleeps; only a restore raises that GPE.
+casulo_start --kernel "$GUESTS/vmgenid.elf" --memory 64M --api-socket "$T/api3"
+wait_out "READY gen="
+"$CASULO" pause --api "$T/api3" >"$T/client.out" 2>&1 || fail "casulo pause failed: $(cat "$T/client.out")"
+"$CASULO" snapshot --api "$T/api3" "$T/gsnap" >"$T/client.out" 2>&1 ||
+    fail "casulo snapshot failed: $(cat "$T/client.out")"
+stop_with TERM
+expect_rc 0
+expect_no_out "GPE sts="
+boot_gen=$(grep -oE 'READY gen=0x[0-9a-f]+' "$T/out" | sed 's/.*gen=//')
+for i in 1 2; do
+    casulo_start --restore "$T/gsnap" --memory 64M
+    wait_out "GPE sts="
+    stop_with TERM
+    expect_rc 0
+    expect_out_re '^GPE sts=0x1 gen=0x[0-9a-f]+'
+    g=$(grep -oE 'GPE sts=0x1 gen=0x[0-9a-f]+' "$T/out" | head -n1 | sed 's/.*gen=//')
+    [ "$g" != "$boot_gen" ] || fail "restore $i: the guest saw the GPE but the old generation ID $g"
+    eval "gpe_gen$i=$g"
+done
+# shellcheck disable=SC2154
+[ "$gpe_gen1" != "$gpe_gen2" ] || fail "two restores gave the same generation ID $gpe_gen1"
+echo "generation ID change raised GPE0 bit 0 in the restored guest ($boot_gen -> $gpe_gen1, $gpe_gen2)"
 
 # ---- the restore merge ----
 if "$CASULO" run --help 2>&1 | grep -q -- "--disk/--net replace"; then
