@@ -24,6 +24,8 @@ struct run_options {
     struct vm_config cfg;
     enum log_level log_level;
     enum log_format log_format;
+    /* SNAPSHOT_GIVEN_*: what --restore must check against the snapshot instead of taking from it. */
+    unsigned restore_given;
 };
 
 /* argv[0] is "run". On error writes one line to err. */

@@ -53,6 +53,8 @@ struct snapshot_restore;
 int snapshot_restore_open(struct snapshot_restore **out, const char *dir,
                           const struct vm_config *cfg, char *err, size_t errlen) MUST_CHECK;
 const struct snap_summary *snapshot_restore_summary(const struct snapshot_restore *r);
+/* Every record of the state file, already verified. */
+const struct snap_image *snapshot_restore_image(const struct snapshot_restore *r);
 /* Maps DIR/memory as guest RAM with the usual layout around the MMIO hole. */
 int snapshot_restore_memory(struct snapshot_restore *r, struct guest_mem *gm, uint64_t hole_start,
                             uint64_t high_start, char *err, size_t errlen) MUST_CHECK;

@@ -23,6 +23,7 @@
 #include "cli/run_options.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "snapshot/config.h"
 #include "util/log.h"
 
 /*
@@ -342,6 +343,14 @@ int cmd_run(int argc, char **argv)
         break;
     }
     log_set_level(opts.log_level);
+    /* A restored VM is the snapshot's, with the disks and nets given here replaced. */
+    if (opts.cfg.restore_dir &&
+        snapshot_config_merge(opts.cfg.restore_dir, &opts.cfg, opts.restore_given, err,
+                              sizeof(err)) < 0) {
+        log_error(NULL, "%s", err);
+        status = 1;
+        goto out;
+    }
     /* A VM that waits for the API is checked when PUT /vm/start asks for it. */
     if (!opts.cfg.no_start && vm_config_validate(&opts.cfg, 0, err, sizeof(err)) < 0) {
         log_error(NULL, "%s", err);

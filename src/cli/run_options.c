@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "cli/config_file.h"
+#include "snapshot/config.h"
 #include "util/size.h"
 
 enum {
@@ -68,7 +69,8 @@ void run_options_usage(FILE *out)
           "  --net SPEC             virtio-net NIC on a TAP, repeatable: tap=NAME[,mac=MAC]\n"
           "  --rng                  virtio-rng entropy device (host getrandom)\n"
           "  --balloon              virtio-balloon: resize guest memory through the API\n"
-          "  --restore DIR          continue a snapshot instead of booting\n"
+          "  --restore DIR          continue a snapshot instead of booting: its vCPUs,\n"
+          "                         memory and devices; --disk/--net replace its own\n"
           "  --api-socket PATH      serve the VM's HTTP API on this Unix socket (docs/api.md)\n"
           "  --no-start             serve only the API; configure the VM there and boot it\n"
           "                         with PUT /vm/start (needs --api-socket)\n"
@@ -184,8 +186,10 @@ static enum run_parse_result parse_one(int opt, const char *arg, struct run_opti
         ret = set_string(&cfg->cmdline, arg);
         break;
     case OPT_CPUS:
+        opts->restore_given |= SNAPSHOT_GIVEN_CPUS;
         return parse_cpus(arg, &cfg->cpus, err, errlen);
     case OPT_MEMORY:
+        opts->restore_given |= SNAPSHOT_GIVEN_MEMORY;
         ret = size_parse(arg, &cfg->memory);
         if (ret == -ERANGE || (!ret && cfg->memory == 0)) {
             snprintf(err, errlen, ret ? "--memory '%s' is too large" : "--memory must not be 0", arg);
@@ -212,6 +216,7 @@ static enum run_parse_result parse_one(int opt, const char *arg, struct run_opti
     case OPT_NET:
         return parse_device(opt, arg, cfg, err, errlen);
     case OPT_RNG:
+        opts->restore_given |= SNAPSHOT_GIVEN_RNG;
         cfg->rng = true;
         return RUN_PARSE_OK;
     case OPT_BALLOON:
@@ -335,6 +340,7 @@ enum run_parse_result run_options_parse(int argc, char **argv, struct run_option
                                         char *err, size_t errlen)
 {
     vm_config_init(&opts->cfg);
+    opts->restore_given = 0;
     opts->log_level = LOG_NOTICE;
     opts->log_format = LOG_FORMAT_TEXT;
     err[0] = 0;

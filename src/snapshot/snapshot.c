@@ -22,7 +22,11 @@
 
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "arch/x86/acpi_vmgenid.h"
+#include "devices/acpi_pm.h"
 #include "devices/device.h"
+#include "devices/platform_devices.h"
+#include "snapshot/config.h"
 #include "pci/pci_host.h"
 #include "snapshot/kvm_state.h"
 #include "snapshot/memory.h"
@@ -139,6 +143,8 @@ static int write_state(struct vm *vm, int fd, const struct snap_memory_ref *mem,
         clock_ns = clock.clock;
     }
     ret = snap_vm_save(&k, clock_ns, &w, err, errlen);
+    if (!ret && (ret = snap_config_save(&w, vm->cfg)) != 0)
+        snprintf(err, errlen, "cannot write the snapshot state file: %s", strerror(-ret));
     for (unsigned i = 0; !ret && i < vm->nr_vcpus; i++)
         ret = snap_vcpu_save(&k, vm->vcpus[i].fd, i, &w, err, errlen);
     if (!ret)
@@ -330,6 +336,7 @@ static int check_records(struct snapshot_restore *r, char *err, size_t errlen)
         const char *name = r->img.records[i].name;
         if (strcmp(name, SNAP_MEMORY_RECORD) == 0 || strcmp(name, "vm.irqchip") == 0 ||
             strcmp(name, "vm.pit") == 0 || strcmp(name, "vm.clock") == 0 ||
+            strcmp(name, SNAP_CONFIG_RECORD) == 0 ||
             cpu_record(name, s->nr_vcpus) || device_known(name))
             continue;
         bool is_pci;
@@ -371,6 +378,17 @@ static int check_records(struct snapshot_restore *r, char *err, size_t errlen)
             snprintf(err, errlen, "snapshot has no state for device %s", ops->name);
             return -EBADMSG;
         }
+    }
+    /* Optional: snapshots from before it existed restore with every device given. */
+    const struct snap_record *c = snap_image_find(&r->img, SNAP_CONFIG_RECORD);
+    if (c) {
+        struct disk_config *disks;
+        struct net_config *nets;
+        ret = snap_config_load(c, s, &disks, &nets, err, errlen);
+        if (ret)
+            return ret;
+        free(disks);
+        free(nets);
     }
     const struct snap_record *m = snap_image_find(&r->img, SNAP_MEMORY_RECORD);
     if (!m) {
@@ -467,6 +485,11 @@ const struct snap_summary *snapshot_restore_summary(const struct snapshot_restor
     return &r->img.summary;
 }
 
+const struct snap_image *snapshot_restore_image(const struct snapshot_restore *r)
+{
+    return &r->img;
+}
+
 int snapshot_restore_memory(struct snapshot_restore *r, struct guest_mem *gm, uint64_t hole_start,
                             uint64_t high_start, char *err, size_t errlen)
 {
@@ -475,6 +498,40 @@ int snapshot_restore_memory(struct snapshot_restore *r, struct guest_mem *gm, ui
     if (ret)
         snprintf(err, errlen, "cannot restore '%s': cannot map its memory file: %s", r->dir, strerror(-ret));
     return ret;
+}
+
+/*
+ * Every restore may be one of many clones: give the guest a fresh VM
+ * generation ID and raise its GPE, whose handler notifies the VMGenID
+ * device (arch/x86/acpi_vmgenid.h), so the guest reseeds its RNG. A
+ * snapshot whose ID is all zero predates the device: its ACPI page is left
+ * alone. Runs after the vCPUs are loaded, since KVM_SET_IRQCHIP and
+ * KVM_SET_LAPIC would drop an SCI raised before them.
+ */
+static int new_generation(struct vm *vm, char *why, size_t whylen)
+{
+    static const uint8_t zero[ACPI_VMGENID_LEN];
+    const uint8_t *cur = guest_mem_ptr(&vm->mem, ACPI_VMGENID_GPA, ACPI_VMGENID_LEN);
+    if (!cur || memcmp(cur, zero, sizeof(zero)) == 0)
+        return 0;
+    int ret = acpi_vmgenid_renew(&vm->mem, NULL);
+    if (ret) {
+        snprintf(why, whylen, "cannot write a new VM generation ID: %s", strerror(-ret));
+        return ret;
+    }
+    for (unsigned i = 0; i < vm->nr_devices; i++) {
+        if (vm->devices[i].ops != &acpi_pm_device)
+            continue;
+        /* Status set as the hardware would; SCI only if the guest enabled the GPE. */
+        struct acpi_pm_snap regs;
+        acpi_pm_save(vm->devices[i].state, &regs);
+        regs.gpe0_sts |= 1u << ACPI_VMGENID_GPE;
+        ret = acpi_pm_load(vm->devices[i].state, &regs);
+        if (ret)
+            snprintf(why, whylen, "cannot raise the VM generation GPE: %s", strerror(-ret));
+        return ret;
+    }
+    return 0;
 }
 
 int snapshot_restore_state(struct snapshot_restore *r, struct vm *vm, char *err, size_t errlen)
@@ -533,6 +590,8 @@ int snapshot_restore_state(struct snapshot_restore *r, struct vm *vm, char *err,
         snap_cpu_record_name(i, name);
         ret = snap_vcpu_load(&k, vm->vcpus[i].fd, snap_image_find(&r->img, name), why, sizeof(why));
     }
+    if (!ret)
+        ret = new_generation(vm, why, sizeof(why));
     if (ret)
         snprintf(err, errlen, "cannot restore '%s': %s", r->dir, why);
     return ret;

@@ -71,7 +71,12 @@ run_engine sync
 run_engine uring
 
 # Other devices than the snapshot's: refused before anything runs.
-expect_rejected 1 "1 disks.*configured with 0" --restore "$T/snap-sync" --memory 64M "${DEVS[@]}"
+# (No --disk restores the snapshot's own disk: see docs/clones.md. A disk the
+# snapshot does not have, or one too many, is refused.)
+expect_rejected 1 "the snapshot has no disk with that id" --restore "$T/snap-sync" --memory 64M \
+    --disk "path=$T/disk.img,id=nosuch" "${DEVS[@]}"
+expect_rejected 1 "more --disk given than the snapshot has disks" --restore "$T/snap-sync" \
+    --memory 64M --disk "path=$T/disk.img" --disk "path=$T/disk.img" "${DEVS[@]}"
 expect_rejected 1 "PCI slot [0-9]+.*none there|slot [0-9]+: snapshot has" \
     --restore "$T/snap-sync" --memory 64M --disk "path=$T/disk.img" --rng
 echo "ok (mismatched devices refused: $(head -n1 "$T/err"))"

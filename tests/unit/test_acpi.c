@@ -17,6 +17,7 @@
 #include <cmocka.h>
 
 #include "arch/x86/acpi.h"
+#include "arch/x86/acpi_vmgenid.h"
 #include "arch/x86/acpi_tables.h"
 #include "arch/x86/layout.h"
 #include "core/guest_mem.h"
@@ -395,7 +396,10 @@ struct sb_scope {
     size_t body_len;
 };
 
-/* Scope (\_SB) is the second and last top-level object, after Name (\_S5, ...). */
+/*
+ * Scope (\_SB) is the second top-level object, after Name (\_S5, ...); the
+ * last is Scope (\_GPE), the VM generation ID's GPE handler.
+ */
 static struct sb_scope find_sb(const struct acpi_header *d)
 {
     const uint8_t *p = (const uint8_t *)d;
@@ -409,8 +413,13 @@ static struct sb_scope find_sb(const struct acpi_header *d)
     struct sb_scope s = { .op_at = off };
     assert_int_equal(p[off], 0x10);                     /* ScopeOp */
     size_t n = pkglen_decode(p + off + 1, &len);
-    assert_int_equal(off + 1 + len, d->length);         /* nothing after the scope */
     assert_memory_equal(p + off + 1 + n, "\\_SB_", 5);
+    size_t gpe = off + 1 + len, glen;
+    assert_true(gpe < d->length);
+    assert_int_equal(p[gpe], 0x10);                     /* ScopeOp */
+    size_t gn = pkglen_decode(p + gpe + 1, &glen);
+    assert_memory_equal(p + gpe + 1 + gn, "\\_GPE", 5);
+    assert_int_equal(gpe + 1 + glen, d->length);        /* nothing after it */
     s.body = p + off + 1 + n + 5;
     s.body_len = len - n - 5;
     return s;
@@ -694,12 +703,58 @@ static void test_install(void **state)
     guest_mem_destroy(&gm);
 }
 
+/*
+ * The VM generation ID: install leaves a non-zero ID in its page, which no
+ * table reaches; renew draws a different one; the DSDT's ADDR names it.
+ */
+static void test_vmgenid(void **state)
+{
+    (void)state;
+    struct guest_mem gm;
+    assert_int_equal(guest_mem_init(&gm, 16 * MiB, X86_MMIO_HOLE_GPA, X86_HIGH_RAM_GPA), 0);
+    static const uint8_t zero[ACPI_VMGENID_LEN];
+    struct x86_platform_info p = { .nr_cpus = 1024, .pci = true, .ram_end = 16 * MiB };
+    uint64_t rsdp = 0;
+    assert_int_equal(x86_acpi_install(&gm, &p, &rsdp), 0);
+    const uint8_t *id = guest_mem_ptr(&gm, ACPI_VMGENID_GPA, ACPI_VMGENID_LEN);
+    assert_non_null(id);
+    assert_memory_not_equal(id, zero, sizeof(zero));
+    uint8_t before[ACPI_VMGENID_LEN], now[ACPI_VMGENID_LEN];
+    memcpy(before, id, sizeof(before));
+    struct tables t;
+    walk(&t, guest_mem_ptr(&gm, BASE, REGION), REGION);
+    const struct acpi_header *all[] = { t.xsdt, t.fadt, t.madt, t.dsdt, t.mcfg };
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+        const uint8_t *base = guest_mem_ptr(&gm, BASE, REGION);
+        uint64_t gpa = BASE + (uint64_t)((const uint8_t *)all[i] - base);
+        assert_true(gpa + all[i]->length <= ACPI_VMGENID_GPA);
+    }
+    /* Package (2) { low, high } of the buffer's address, inside Method (ADDR). */
+    const uint8_t addr[] = { 0x12, 0x08, 0x02, 0x0c, ACPI_VMGENID_GPA & 0xff,
+                             (ACPI_VMGENID_GPA >> 8) & 0xff, (ACPI_VMGENID_GPA >> 16) & 0xff,
+                             (ACPI_VMGENID_GPA >> 24) & 0xff, 0x00 };
+    assert_int_equal(count_bytes(t.dsdt, t.dsdt->length, addr, sizeof(addr)), 1);
+    assert_int_equal(count_bytes(t.dsdt, t.dsdt->length, "VM_Gen_Counter", 15), 2);
+
+    assert_int_equal(acpi_vmgenid_renew(&gm, now), 0);
+    assert_memory_equal(id, now, sizeof(now));
+    assert_memory_not_equal(now, before, sizeof(now));
+    assert_memory_not_equal(now, zero, sizeof(zero));
+    guest_mem_destroy(&gm);
+
+    /* RAM too small to hold the page. */
+    assert_int_equal(guest_mem_init(&gm, 512 * KiB, X86_MMIO_HOLE_GPA, X86_HIGH_RAM_GPA), 0);
+    assert_int_equal(acpi_vmgenid_write(&gm, before), -EFAULT);
+    guest_mem_destroy(&gm);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_fadt_fixed_hardware),
         cmocka_unit_test(test_madt_counts),
         cmocka_unit_test(test_dsdt_contents),
+        cmocka_unit_test(test_vmgenid),
         cmocka_unit_test(test_enospc_every_cap),
         cmocka_unit_test(test_mcfg),
         cmocka_unit_test(test_dsdt_pci_adds_only_devices),

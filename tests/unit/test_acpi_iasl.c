@@ -7,7 +7,8 @@
  *
  * Then ACPICA's AML interpreter (`acpiexec`, same package) loads the FADT,
  * DSDT and MADT and evaluates \_S5, the _CRS of COM1 and the RTC and the last
- * processor's _HID/_UID: the namespace a guest OS would build. With PCI it
+ * processor's _HID/_UID, the VM generation ID's ADDR and _CID, and runs
+ * \_GPE._E00, which must notify VGEN: the namespace a guest OS would build. With PCI it
  * also loads the MCFG and has ACPICA's resource manager decode the host
  * bridge's _PRT (all 124 slot/pin entries) and _CRS windows and the ECAM
  * reservation, as Linux's ACPI PCI code does through the same calls.
@@ -33,6 +34,7 @@
 #include <cmocka.h>
 
 #include "arch/x86/acpi.h"
+#include "arch/x86/acpi_vmgenid.h"
 #include "arch/x86/acpi_tables.h"
 #include "arch/x86/layout.h"
 #include "pci/pci_host.h"
@@ -234,7 +236,7 @@ static void check_acpiexec_answers(struct iasl_ctx *c, const struct x86_platform
     unsigned ndev = 0;
     assert_non_null(devices);
     assert_int_equal(sscanf(devices, "Objects with %u Devices", &ndev), 1);
-    assert_int_equal(ndev, p->nr_cpus + 2 + (p->pci ? 2 : 0));
+    assert_int_equal(ndev, p->nr_cpus + 3 + (p->pci ? 2 : 0));   /* + COM1 RTC VGEN */
 
     assert_non_null(next_line_with(&pos, "Package] Contains 4 Elements"));
     const char *s5[] = { "= 0000000000000005", "= 0000000000000005",
@@ -247,6 +249,17 @@ static void check_acpiexec_answers(struct iasl_ctx *c, const struct x86_platform
     char uid[40];
     snprintf(uid, sizeof(uid), "[Integer] = %016X", p->nr_cpus - 1);
     assert_non_null(next_line_with(&pos, uid));
+    /* VGEN.ADDR: the generation ID's address, low then high 32 bits. */
+    assert_non_null(next_line_with(&pos, "Package] Contains 2 Elements"));
+    char addr[40];
+    snprintf(addr, sizeof(addr), "[Integer] = %016llX", (unsigned long long)ACPI_VMGENID_GPA);
+    assert_non_null(next_line_with(&pos, addr));
+    assert_non_null(next_line_with(&pos, "[Integer] = 0000000000000000"));
+    /* ACPICA upper-cases _CID strings: this is the ID Linux's vmgenid driver matches. */
+    assert_non_null(next_line_with(&pos, "\"VM_GEN_COUNTER\""));
+    /* The GPE handler turns GPE0 bit 0 into the change notification. */
+    assert_non_null(next_line_with(&pos, "Notify on [VGEN]"));
+    assert_non_null(next_line_with(&pos, "Value 0x80"));
     if (p->pci)
         check_pci_answers(&pos);
 }
@@ -268,10 +281,11 @@ static void run_acpiexec(struct iasl_ctx *c, const char *batch, bool pci)
 /* Loads the tables into ACPICA's interpreter and evaluates what a guest would. */
 static void check_namespace(struct iasl_ctx *c, const struct x86_platform_info *p)
 {
-    char batch[512];
+    char batch[768];
     int n = snprintf(batch, sizeof(batch),
                      "evaluate \\_S5; evaluate \\_SB.COM1._CRS; evaluate \\_SB.RTC._CRS; "
-                     "evaluate \\_SB.C%03X._HID; evaluate \\_SB.C%03X._UID",
+                     "evaluate \\_SB.C%03X._HID; evaluate \\_SB.C%03X._UID; "
+                     "evaluate \\_SB.VGEN.ADDR; evaluate \\_SB.VGEN._CID; evaluate \\_GPE._E00",
                      p->nr_cpus - 1, p->nr_cpus - 1);
     if (p->pci)
         snprintf(batch + n, sizeof(batch) - n,

@@ -7,6 +7,7 @@
  */
 #include "arch/x86/acpi.h"
 #include "arch/x86/acpi_tables.h"
+#include "arch/x86/acpi_vmgenid.h"
 #include "arch/x86/layout.h"
 #include "core/guest_mem.h"
 
@@ -107,13 +108,17 @@ int x86_acpi_install(struct guest_mem *gm, const struct x86_platform_info *p,
                      uint64_t *rsdp_gpa)
 {
     const uint64_t size = X86_ACPI_END - X86_ACPI_GPA;
+    /* The last page holds the VM generation ID, not tables. */
+    const uint64_t tables_cap = ACPI_VMGENID_GPA - X86_ACPI_GPA;
     uint8_t *dst = guest_mem_ptr(gm, X86_ACPI_GPA, size);
     if (!dst)
         return -EFAULT;
     /* Stale bytes from an earlier build must not look like tables. */
     memset(dst, 0, size);
     size_t len;
-    int ret = acpi_build_tables(dst, size, X86_ACPI_GPA, p, &len);
+    int ret = acpi_build_tables(dst, tables_cap, X86_ACPI_GPA, p, &len);
+    if (!ret)
+        ret = acpi_vmgenid_renew(gm, NULL);
     if (ret) {
         memset(dst, 0, size);
         return ret;

@@ -5,9 +5,11 @@
  * drivers to (COM1, the CMOS RTC). Processor objects are kept to a _HID and
  * a _UID each so that 1024 CPUs fit in the ACPI region. With PCI, the host
  * bridge and its ECAM reservation follow (acpi_pci.c); without it the table
- * is exactly what it was before PCI existed.
+ * is exactly what it was before PCI existed. VGEN (the VM generation ID,
+ * acpi_vmgenid.c) comes before PCI0, and \_GPE with its handler after \_SB.
  */
 #include "arch/x86/acpi.h"
+#include "arch/x86/acpi_vmgenid.h"
 #include "arch/x86/layout.h"
 
 #include <errno.h>
@@ -61,9 +63,11 @@ int acpi_build_dsdt(struct aml_buf *b, const struct x86_platform_info *p)
                          X86_COM1_IRQ);
     acpi_dsdt_isa_device(b, "RTC", "PNP0B00", X86_RTC_PORT, ACPI_RTC_PORT_LEN,
                          X86_RTC_IRQ);
+    acpi_dsdt_vmgenid(b);
     if (p->pci)
         acpi_dsdt_pci(b, p);
     aml_close(b, sb);
+    acpi_dsdt_gpe(b);
 
     acpi_table_end(b, start);
     return aml_buf_error(b);
