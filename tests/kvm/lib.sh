@@ -84,6 +84,10 @@ casulo_start() {
     RC=
     rm -f "$T/in"
     mkfifo "$T/in"
+    # Truncated here, not only by the background job's redirection: otherwise
+    # wait_out could still see the previous run's output and go on too early.
+    : >"$T/out"
+    : >"$T/err"
     setsid "$CASULO" run "$@" <"$T/in" >"$T/out" 2>"$T/err" &
     PID=$!
     exec 3>"$T/in"
