@@ -30,7 +30,7 @@ struct api_device_op_stats {
     uint64_t requests, bytes, errors, dropped;
 };
 
-#define API_DEVICE_MAX_OPS 4
+#define API_DEVICE_MAX_OPS 6
 
 struct api_device_stats {
     char name[24];              /* "net0" */

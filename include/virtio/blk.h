@@ -70,6 +70,34 @@ extern const struct virtio_device_ops vblk_ops;
 
 /* "io_uring" or "sync": the engine io=auto settled on. */
 const char *vblk_backend_name(const struct vblk *vb);
+/*
+ * Request counters by operation. `requests` counts every request answered
+ * with a status (errors included), `errors` those answered IOERR or UNSUPP,
+ * `bytes` the data of successful ones (the range for discard/write-zeroes).
+ * OTHER holds requests of unknown type or with no readable header.
+ */
+enum vblk_stat_op {
+    VBLK_STAT_READ,
+    VBLK_STAT_WRITE,
+    VBLK_STAT_FLUSH,
+    VBLK_STAT_DISCARD,
+    VBLK_STAT_WRITE_ZEROES,
+    VBLK_STAT_GET_ID,
+    VBLK_STAT_OTHER,
+    VBLK_STAT_NR
+};
+
+struct vblk_op_stats {
+    uint64_t requests, bytes, errors;
+};
+
+struct vblk_stats {
+    struct vblk_op_stats op[VBLK_STAT_NR];
+};
+
+/* Any thread, never blocks on I/O: each counter is read atomically (the set may lag a request). */
+void vblk_get_stats(struct vblk *vb, struct vblk_stats *out);
+
 /* Test hook: see block_backend_inject_error(). */
 void vblk_inject_error(struct vblk *vb, int block_op, int error, unsigned count);
 

@@ -82,6 +82,10 @@ static void balloon_metrics(FILE *f, struct api_ctx *ctx)
            "Guest memory handed to the balloon and freed on the host.");
     fprintf(f, "casulo_balloon_inflated_bytes_total %llu\n",
             (unsigned long long)info.inflated_pages << BALLOON_PAGE_SHIFT);
+    family(f, "casulo_balloon_deflated_bytes_total", "counter",
+           "Guest memory the guest took back from the balloon.");
+    fprintf(f, "casulo_balloon_deflated_bytes_total %llu\n",
+            (unsigned long long)info.deflated_pages << BALLOON_PAGE_SHIFT);
     family(f, "casulo_balloon_reported_bytes_total", "counter",
            "Guest memory freed on the host through free page reporting.");
     fprintf(f, "casulo_balloon_reported_bytes_total %llu\n",

@@ -20,6 +20,7 @@
 #include "devices/acpi_pm.h"
 #include "devices/platform_devices.h"
 #include "virtio/balloon.h"
+#include "virtio/blk.h"
 #include "virtio/net.h"
 #include "virtio/virtio_pci.h"
 
@@ -123,7 +124,41 @@ static void vcpu_run_times(struct api_vm_stats *out)
     closedir(dir);
 }
 
-/* Counters of the devices that keep them: virtio-net for now (blk and rng keep none). */
+static void net_device_stats(struct virtio_device *vdev, struct api_device_stats *d)
+{
+    struct net_stats ns;
+    net_dev_get_stats(virtio_pci_dev(vdev), &ns);
+    d->kind = "virtio-net";
+    d->nr_ops = 2;
+    d->ops[0] = (struct api_device_op_stats){ .op = "rx", .requests = ns.rx_packets,
+        .bytes = ns.rx_bytes, .errors = ns.rx_errors, .dropped = ns.rx_dropped };
+    d->ops[1] = (struct api_device_op_stats){ .op = "tx", .requests = ns.tx_packets,
+        .bytes = ns.tx_bytes, .errors = ns.tx_errors, .dropped = ns.tx_dropped };
+}
+
+/* GET_ID and malformed requests are left out: the operations an operator watches. */
+static void blk_device_stats(struct virtio_device *vdev, struct api_device_stats *d)
+{
+    static const struct { const char *op; enum vblk_stat_op idx; } ops[] = {
+        { "read", VBLK_STAT_READ },
+        { "write", VBLK_STAT_WRITE },
+        { "flush", VBLK_STAT_FLUSH },
+        { "discard", VBLK_STAT_DISCARD },
+        { "write_zeroes", VBLK_STAT_WRITE_ZEROES },
+    };
+    _Static_assert(sizeof(ops) / sizeof(ops[0]) <= API_DEVICE_MAX_OPS, "API_DEVICE_MAX_OPS");
+    struct vblk_stats bs;
+    vblk_get_stats(virtio_pci_dev(vdev), &bs);
+    d->kind = "virtio-blk";
+    d->nr_ops = 0;
+    for (unsigned i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+        const struct vblk_op_stats *c = &bs.op[ops[i].idx];
+        d->ops[d->nr_ops++] = (struct api_device_op_stats){ .op = ops[i].op,
+            .requests = c->requests, .bytes = c->bytes, .errors = c->errors };
+    }
+}
+
+/* Counters of the devices that keep them: virtio-net and virtio-blk (rng keeps none). */
 static int device_stats(struct vm *vm, struct api_vm_stats *out)
 {
     if (!vm->nr_virtio)
@@ -133,18 +168,16 @@ static int device_stats(struct vm *vm, struct api_vm_stats *out)
         return -ENOMEM;
     for (unsigned i = 0; i < vm->nr_virtio; i++) {
         struct virtio_device *vdev = vm->virtio[i];
-        if (virtio_pci_ops(vdev) != &net_device_ops)
+        const struct virtio_device_ops *ops = virtio_pci_ops(vdev);
+        struct api_device_stats *d = &out->devices[out->nr_devices];
+        if (ops == &net_device_ops)
+            net_device_stats(vdev, d);
+        else if (ops == &vblk_ops)
+            blk_device_stats(vdev, d);
+        else
             continue;
-        struct net_stats ns;
-        net_dev_get_stats(virtio_pci_dev(vdev), &ns);
-        struct api_device_stats *d = &out->devices[out->nr_devices++];
         snprintf(d->name, sizeof(d->name), "%s", virtio_pci_name(vdev));
-        d->kind = "virtio-net";
-        d->nr_ops = 2;
-        d->ops[0] = (struct api_device_op_stats){ .op = "rx", .requests = ns.rx_packets,
-            .bytes = ns.rx_bytes, .errors = ns.rx_errors, .dropped = ns.rx_dropped };
-        d->ops[1] = (struct api_device_op_stats){ .op = "tx", .requests = ns.tx_packets,
-            .bytes = ns.tx_bytes, .errors = ns.tx_errors, .dropped = ns.tx_dropped };
+        out->nr_devices++;
     }
     return 0;
 }

@@ -10,6 +10,9 @@
  * One mutex serialises the I/O thread's work with reset(), which runs on a
  * vCPU thread and must wait for in-flight I/O: those buffers are guest RAM
  * the driver will reuse. It is uncontended except during a reset.
+ *
+ * The request counters are relaxed atomics rather than state under that
+ * mutex, so a metrics read never waits behind a reset's drain.
  */
 #include "virtio/blk.h"
 
@@ -52,6 +55,8 @@ struct vblk_req {
     struct vblk_queue *q;
     uint16_t head;
     uint32_t written;           /* what the used ring reports */
+    uint8_t stat_op;            /* enum vblk_stat_op */
+    uint64_t stat_bytes;        /* counted if it succeeds */
     uint8_t *status;
     struct iovec iov[VBLK_SEG_MAX];
 };
@@ -81,6 +86,7 @@ struct vblk {
     struct virtq_chain chain;   /* scratch for virtq_pop: 16 KiB, not on the stack */
     unsigned nr_queues;
     struct vblk_queue queues[DISK_QUEUES_MAX];
+    struct vblk_stats stats;    /* written on the I/O thread, read anywhere */
 };
 
 static void vblk_queue_reset_pool(struct vblk_queue *q)
@@ -196,7 +202,43 @@ void vblk_inject_error(struct vblk *vb, int block_op, int error, unsigned count)
     block_backend_inject_error(vb->be, (enum block_op)block_op, error, count);
 }
 
+void vblk_get_stats(struct vblk *vb, struct vblk_stats *out)
+{
+    for (unsigned i = 0; i < VBLK_STAT_NR; i++) {
+        const struct vblk_op_stats *c = &vb->stats.op[i];
+        out->op[i] = (struct vblk_op_stats){
+            .requests = __atomic_load_n(&c->requests, __ATOMIC_RELAXED),
+            .bytes = __atomic_load_n(&c->bytes, __ATOMIC_RELAXED),
+            .errors = __atomic_load_n(&c->errors, __ATOMIC_RELAXED),
+        };
+    }
+}
+
 /* --- requests --- */
+
+static uint8_t vblk_stat_op_of(uint32_t type)
+{
+    switch (type) {
+    case VIRTIO_BLK_T_IN: return VBLK_STAT_READ;
+    case VIRTIO_BLK_T_OUT: return VBLK_STAT_WRITE;
+    case VIRTIO_BLK_T_FLUSH: return VBLK_STAT_FLUSH;
+    case VIRTIO_BLK_T_DISCARD: return VBLK_STAT_DISCARD;
+    case VIRTIO_BLK_T_WRITE_ZEROES: return VBLK_STAT_WRITE_ZEROES;
+    case VIRTIO_BLK_T_GET_ID: return VBLK_STAT_GET_ID;
+    default: return VBLK_STAT_OTHER;
+    }
+}
+
+/* Only the I/O thread (under vb->lock) writes: atomic adds keep readers from tearing. */
+static void vblk_count(struct vblk *vb, const struct vblk_req *r, uint8_t status)
+{
+    struct vblk_op_stats *c = &vb->stats.op[r->stat_op < VBLK_STAT_NR ? r->stat_op : VBLK_STAT_OTHER];
+    __atomic_fetch_add(&c->requests, 1, __ATOMIC_RELAXED);
+    if (status == VIRTIO_BLK_S_OK)
+        __atomic_fetch_add(&c->bytes, r->stat_bytes, __ATOMIC_RELAXED);
+    else
+        __atomic_fetch_add(&c->errors, 1, __ATOMIC_RELAXED);
+}
 
 static void vblk_req_release(struct vblk_req *r)
 {
@@ -208,6 +250,7 @@ static void vblk_req_release(struct vblk_req *r)
 static void vblk_req_finish(struct vblk_req *r, uint8_t status)
 {
     struct vblk_queue *q = r->q;
+    vblk_count(q->vb, r, status);
     if (!q->vb->draining && q->vq) {
         *r->status = status;
         virtq_push(q->vq, r->head, r->written);
@@ -267,6 +310,9 @@ static void vblk_handle_chain(struct vblk_queue *q, const struct virtq_chain *c)
         return;
     }
     r->status = req.status;
+    /* Without a whole header the type field is not the guest's: call it OTHER. */
+    r->stat_op = c->readable_bytes < VIRTIO_BLK_HDR_SIZE ? VBLK_STAT_OTHER : vblk_stat_op_of(req.type);
+    r->stat_bytes = req.len;
     if (status != VIRTIO_BLK_S_OK) {
         vblk_req_finish(r, (uint8_t)status);
         return;

@@ -308,6 +308,7 @@ static void balloon_metrics(void **state)
     fx->vm.balloon.target_bytes = 64 << 20;
     fx->vm.balloon.actual_bytes = 32 << 20;
     fx->vm.balloon.reported_bytes = 2 << 20;
+    fx->vm.balloon.deflated_pages = 2;
     assert_int_equal(call(fx, "GET", "/metrics", NULL), 200);
     static const char *const want[] = {
         "# TYPE casulo_balloon_target_bytes gauge\n",
@@ -316,6 +317,8 @@ static void balloon_metrics(void **state)
         "# TYPE casulo_balloon_inflated_bytes_total counter\n",
         "casulo_balloon_inflated_bytes_total 12288\n",
         "casulo_balloon_reported_bytes_total 2097152\n",
+        "# TYPE casulo_balloon_deflated_bytes_total counter\n",
+        "casulo_balloon_deflated_bytes_total 8192\n",
     };
     for (size_t i = 0; i < ARRAY_SIZE(want); i++)
         if (!strstr(fx->resp.body, want[i]))

@@ -108,7 +108,7 @@ static int fake_stats(void *opaque, struct api_vm_stats *out)
     if (f->stats_result)
         return f->stats_result;
     out->vcpus = calloc(2, sizeof(*out->vcpus));
-    out->devices = calloc(1, sizeof(*out->devices));
+    out->devices = calloc(2, sizeof(*out->devices));
     if (!out->vcpus || !out->devices) {
         api_vm_stats_free(out);
         return -ENOMEM;
@@ -116,13 +116,22 @@ static int fake_stats(void *opaque, struct api_vm_stats *out)
     out->nr_vcpus = 2;
     out->vcpus[0] = (struct api_vcpu_stats){ .exits_io = 11, .exits_mmio = 3, .run_ns = 1500000000, .run_ns_known = true };
     out->vcpus[1] = (struct api_vcpu_stats){ .exits_io = 7, .exits_mmio = 0 };
-    out->nr_devices = 1;
+    out->nr_devices = 2;
     struct api_device_stats *d = &out->devices[0];
     snprintf(d->name, sizeof(d->name), "ne\"t0");
     d->kind = "virtio-net";
     d->nr_ops = 2;
     d->ops[0] = (struct api_device_op_stats){ .op = "rx", .requests = 5, .bytes = 640, .errors = 1, .dropped = 2 };
     d->ops[1] = (struct api_device_op_stats){ .op = "tx", .requests = 4, .bytes = 512 };
+    /* Five ops, as virtio-blk reports: the last must not be cut off. */
+    d = &out->devices[1];
+    snprintf(d->name, sizeof(d->name), "blk0");
+    d->kind = "virtio-blk";
+    d->nr_ops = 5;
+    static const char *const blk_ops[] = { "read", "write", "flush", "discard", "write_zeroes" };
+    for (unsigned i = 0; i < 5; i++)
+        d->ops[i] = (struct api_device_op_stats){ .op = blk_ops[i], .requests = 10 + i,
+            .bytes = 4096 * (i + 1), .errors = i };
     return 0;
 }
 

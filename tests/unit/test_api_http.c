@@ -338,6 +338,10 @@ static void metrics_text(void **state)
         "casulo_device_bytes_total{device=\"ne\\\"t0\",kind=\"virtio-net\",op=\"tx\"} 512\n",
         "casulo_device_errors_total{device=\"ne\\\"t0\",kind=\"virtio-net\",op=\"rx\"} 1\n",
         "casulo_device_dropped_total{device=\"ne\\\"t0\",kind=\"virtio-net\",op=\"rx\"} 2\n",
+        "casulo_device_requests_total{device=\"blk0\",kind=\"virtio-blk\",op=\"read\"} 10\n",
+        "casulo_device_bytes_total{device=\"blk0\",kind=\"virtio-blk\",op=\"write\"} 8192\n",
+        "casulo_device_requests_total{device=\"blk0\",kind=\"virtio-blk\",op=\"write_zeroes\"} 14\n",
+        "casulo_device_errors_total{device=\"blk0\",kind=\"virtio-blk\",op=\"write_zeroes\"} 4\n",
     };
     for (size_t i = 0; i < ARRAY_SIZE(want); i++)
         if (!strstr(t, want[i]))

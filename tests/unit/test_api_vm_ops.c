@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -23,6 +24,8 @@
 #include "devices/acpi_pm.h"
 #include "devices/platform_devices.h"
 #include "virtio/balloon.h"
+#include "virtio/blk.h"
+#include "test_virtio_pci_driver.h"
 
 struct fixture {
     struct vm vm;
@@ -202,6 +205,60 @@ static void stats(void **state)
     pthread_join(th, NULL);
 }
 
+static ssize_t no_entropy(void *opaque, void *buf, size_t len)
+{
+    memset(buf, 0, len);
+    return (ssize_t)len;
+}
+
+/* A disk behind a real transport is reported as blkN with its five ops; the rng is left out. */
+static void stats_of_a_disk(void **state)
+{
+    struct fixture *fx = *state;
+    struct vd *vd = calloc(1, sizeof(*vd));
+    assert_non_null(vd);
+    vd_init(vd);
+    vd_add_rng(vd, no_entropy, NULL);
+
+    char path[] = "/tmp/casulo-vmops-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(ftruncate(fd, 64 * 1024), 0);
+    close(fd);
+    char spec[64], err[256];
+    snprintf(spec, sizeof(spec), "path=%s,io=sync", path);
+    struct disk_config cfg;
+    assert_int_equal(disk_config_parse(spec, &cfg, err, sizeof(err)), 0);
+    struct vblk *vb;
+    assert_int_equal(vblk_create(&vb, &cfg, &vd->loop, err, sizeof(err)), 0);
+    struct virtio_pci_env env = vd_env(vd, "blk0");
+    assert_int_equal(virtio_pci_create(&env, &vblk_ops, vb, &vd->vdev[vd->nr_devs]), 0);
+    vd->nr_devs++;
+    fx->vm.virtio[0] = vd->vdev[0];
+    fx->vm.virtio[1] = vd->vdev[1];
+    fx->vm.nr_virtio = 2;
+
+    struct api_vm_stats st;
+    assert_int_equal(api_vm_ops_kvm.stats(&fx->vm, &st), 0);
+    assert_int_equal(st.nr_devices, 1);
+    const struct api_device_stats *d = &st.devices[0];
+    assert_string_equal(d->name, "blk0");
+    assert_string_equal(d->kind, "virtio-blk");
+    static const char *const ops[] = { "read", "write", "flush", "discard", "write_zeroes" };
+    assert_int_equal(d->nr_ops, ARRAY_SIZE(ops));
+    for (unsigned i = 0; i < ARRAY_SIZE(ops); i++) {
+        assert_string_equal(d->ops[i].op, ops[i]);
+        assert_int_equal(d->ops[i].requests, 0);   /* no driver ran */
+        assert_int_equal(d->ops[i].errors, 0);
+    }
+    api_vm_stats_free(&st);
+
+    fx->vm.nr_virtio = 0;
+    vd_fini(vd);
+    free(vd);
+    unlink(path);
+}
+
 static void balloon_ops_need_a_balloon(void **state)
 {
     struct fixture *fx = *state;
@@ -238,6 +295,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(power_button, setup, teardown),
         cmocka_unit_test_setup_teardown(uptime, setup, teardown),
         cmocka_unit_test_setup_teardown(stats, setup, teardown),
+        cmocka_unit_test_setup_teardown(stats_of_a_disk, setup, teardown),
         cmocka_unit_test_setup_teardown(balloon_ops_need_a_balloon, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -696,6 +696,54 @@ static void image_lock(void **state)
     t_stop(&t);
 }
 
+static void assert_op(const struct vblk_stats *s, enum vblk_stat_op op, uint64_t requests,
+                      uint64_t bytes, uint64_t errors)
+{
+    assert_int_equal(s->op[op].requests, requests);
+    assert_int_equal(s->op[op].bytes, bytes);
+    assert_int_equal(s->op[op].errors, errors);
+}
+
+/* Every answered request is counted under its operation; failures count as errors, not bytes. */
+static void stats_counters(void **state)
+{
+    (void)state;
+    struct t t;
+    FOR_EACH_ENGINE(&t, "", 0) {
+        struct vblk_stats s;
+        vblk_get_stats(t.dev, &s);
+        for (unsigned i = 0; i < VBLK_STAT_NR; i++)
+            assert_op(&s, i, 0, 0, 0);
+
+        uint8_t buf[1024], id[20];
+        memset(buf, 0x42, sizeof(buf));
+        assert_int_equal(t_req(&t, 0, VIRTIO_BLK_T_OUT, 4, buf, NULL, 1024), VIRTIO_BLK_S_OK);
+        assert_int_equal(t_req(&t, 0, VIRTIO_BLK_T_OUT, 8, buf, NULL, 512), VIRTIO_BLK_S_OK);
+        assert_int_equal(t_req(&t, 0, VIRTIO_BLK_T_IN, 4, NULL, buf, 1024), VIRTIO_BLK_S_OK);
+        /* Out of range: answered IOERR by the parser, no bytes. */
+        assert_int_equal(t_req(&t, 0, VIRTIO_BLK_T_IN, IMG_SECTORS - 1, NULL, buf, 1024),
+                         VIRTIO_BLK_S_IOERR);
+        /* Failed by the host. */
+        vblk_inject_error(t.dev, BLOCK_OP_WRITE, -EIO, 1);
+        assert_int_equal(t_req(&t, 0, VIRTIO_BLK_T_OUT, 2, buf, NULL, 512), VIRTIO_BLK_S_IOERR);
+        assert_int_equal(t_req(&t, 0, VIRTIO_BLK_T_FLUSH, 0, NULL, NULL, 0), VIRTIO_BLK_S_OK);
+        assert_int_equal(t_req(&t, 0, VIRTIO_BLK_T_GET_ID, 0, NULL, id, sizeof(id)), VIRTIO_BLK_S_OK);
+        assert_int_equal(t_dwz(&t, VIRTIO_BLK_T_DISCARD, 128, 16, 0), VIRTIO_BLK_S_OK);
+        assert_int_equal(t_dwz(&t, VIRTIO_BLK_T_WRITE_ZEROES, 30, 8, 0), VIRTIO_BLK_S_OK);
+        assert_int_equal(t_req(&t, 0, 99, 0, NULL, NULL, 0), VIRTIO_BLK_S_UNSUPP);
+
+        vblk_get_stats(t.dev, &s);
+        assert_op(&s, VBLK_STAT_READ, 2, 1024, 1);
+        assert_op(&s, VBLK_STAT_WRITE, 3, 1536, 1);
+        assert_op(&s, VBLK_STAT_FLUSH, 1, 0, 0);
+        assert_op(&s, VBLK_STAT_GET_ID, 1, 20, 0);
+        assert_op(&s, VBLK_STAT_DISCARD, 1, 16 * 512, 0);
+        assert_op(&s, VBLK_STAT_WRITE_ZEROES, 1, 8 * 512, 0);
+        assert_op(&s, VBLK_STAT_OTHER, 1, 0, 1);
+        t_stop(&t);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -711,6 +759,7 @@ int main(void)
         cmocka_unit_test(multiqueue),
         cmocka_unit_test(many_in_flight),
         cmocka_unit_test(image_lock),
+        cmocka_unit_test(stats_counters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
