@@ -57,6 +57,12 @@ int snap_vcpu_load(const struct snap_kvm *k, int vcpu_fd, const struct snap_reco
 int snap_vm_save(const struct snap_kvm *k, uint64_t clock_ns, struct snap_writer *w, char *err,
                  size_t errlen) MUST_CHECK;
 int snap_vm_check(const struct snap_image *img, char *err, size_t errlen) MUST_CHECK;
+/*
+ * kvmclock, set last: right after the vCPUs' TSCs, so that the guest's two
+ * clocks start again together (its clocksource watchdog compares them).
+ */
+int snap_vm_load_clock(const struct snap_kvm *k, const struct snap_image *img, char *err,
+                       size_t errlen) MUST_CHECK;
 int snap_vm_load(const struct snap_kvm *k, const struct snap_image *img, char *err,
                  size_t errlen) MUST_CHECK;
 

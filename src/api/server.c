@@ -19,6 +19,7 @@
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/http.h"
@@ -250,6 +251,19 @@ static void *owner_main(void *arg)
     uint64_t v;
     while (read(s->stop_fd, &v, sizeof(v)) < 0 && errno == EINTR)
         ;
+    /*
+     * A request that stopped the VM (PUT /vm/stop) may not have sent its
+     * reply yet: give open connections up to a second to finish, so a client
+     * is never left with an empty answer.
+     */
+    for (int i = 0; i < 100; i++) {
+        const union MHD_DaemonInfo *info =
+            MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!info || info->num_connections == 0)
+            break;
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
     /* Waits for the polling thread, and with it any request in progress; closes the socket. */
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;

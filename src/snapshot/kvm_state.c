@@ -456,6 +456,16 @@ int snap_vm_load(const struct snap_kvm *k, const struct snap_image *img, char *e
         snprintf(err, errlen, "KVM_SET_PIT2 failed: %s", strerror(errno));
         return -errno;
     }
+    return 0;
+}
+
+int snap_vm_load_clock(const struct snap_kvm *k, const struct snap_image *img, char *err,
+                       size_t errlen)
+{
+    struct vm_records v;
+    int ret = vm_records(img, &v, err, errlen);
+    if (ret)
+        return ret;
     struct kvm_clock_data clock = { .clock = v.clock.clock_ns };
     if (ioctl(k->vm_fd, KVM_SET_CLOCK, &clock) < 0) {
         snprintf(err, errlen, "KVM_SET_CLOCK failed: %s", strerror(errno));

@@ -133,15 +133,18 @@ static int write_state(struct vm *vm, int fd, const struct snap_memory_ref *mem,
         snprintf(err, errlen, "cannot write the snapshot state file: %s", strerror(-ret));
         return ret;
     }
-    uint64_t clock_ns = vm->paused_clock_ns;
-    if (!clock_ns) {
-        struct kvm_clock_data clock = { 0 };
-        if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &clock) < 0) {
-            snprintf(err, errlen, "KVM_GET_CLOCK failed: %s", strerror(errno));
-            return -errno;
-        }
-        clock_ns = clock.clock;
+    /*
+     * kvmclock now, not as it was frozen at pause: the vCPUs' TSCs are read
+     * just after this, and the two must agree (the guest's clocksource
+     * watchdog compares them; a gap of the pause's length is reported as an
+     * unstable TSC after restore).
+     */
+    struct kvm_clock_data clock = { 0 };
+    if (ioctl(vm->vm_fd, KVM_GET_CLOCK, &clock) < 0) {
+        snprintf(err, errlen, "KVM_GET_CLOCK failed: %s", strerror(errno));
+        return -errno;
     }
+    uint64_t clock_ns = clock.clock;
     ret = snap_vm_save(&k, clock_ns, &w, err, errlen);
     if (!ret && (ret = snap_config_save(&w, vm->cfg)) != 0)
         snprintf(err, errlen, "cannot write the snapshot state file: %s", strerror(-ret));
@@ -590,6 +593,8 @@ int snapshot_restore_state(struct snapshot_restore *r, struct vm *vm, char *err,
         snap_cpu_record_name(i, name);
         ret = snap_vcpu_load(&k, vm->vcpus[i].fd, snap_image_find(&r->img, name), why, sizeof(why));
     }
+    if (!ret)
+        ret = snap_vm_load_clock(&k, &r->img, why, sizeof(why));
     if (!ret)
         ret = new_generation(vm, why, sizeof(why));
     if (ret)
