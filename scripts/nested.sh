@@ -127,7 +127,21 @@ ship_bin() {  # executable + the libraries ldd lists for it
         [ -e "$R$lib" ] || { mkdir -p "$R$(dirname "$lib")"; cp -L "$lib" "$R$lib"; }
     done
 }
-[ ! -x "$REPO/build/casulo" ] || ship_bin "$REPO/build/casulo"
+ship_lib() {  # a library casulo dlopen()s (lazylib.h), with what ldd lists for it
+    local path
+    path=$(ldconfig -p | awk -v n="$1" '$1 == n && /x86-64/ { print $NF; exit }')
+    [ -n "$path" ] || { echo "nested: warning: $1 not found; the API will not work in L1" >&2; return 0; }
+    mkdir -p "$R$(dirname "$path")"
+    cp -L "$path" "$R$path"
+    for lib in $(ldd "$path" 2>/dev/null | grep -o '/[^ ]*'); do
+        [ -e "$R$lib" ] || { mkdir -p "$R$(dirname "$lib")"; cp -L "$lib" "$R$lib"; }
+    done
+}
+if [ -x "$REPO/build/casulo" ]; then
+    ship_bin "$REPO/build/casulo"
+    ship_lib libmicrohttpd.so.12
+    ship_lib libcurl.so.4
+fi
 for b in "${BINS[@]}"; do ship_bin "$b"; done
 if [ $WITH_QEMU = 1 ]; then
     ship_bin "$(command -v "$QEMU")"

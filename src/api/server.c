@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "api/http.h"
+#include "util/lazylib.h"
 #include "util/log.h"
 
 #define API_CONNECTION_LIMIT   32
@@ -277,6 +278,9 @@ int api_server_start_sandboxed(struct api_server *s, const char *path, const str
                                void *vm, enum sandbox_mode mode, char *err, size_t errlen)
 {
     *s = (struct api_server){ .ops = ops, .vm = vm, .sandbox = mode, .listen_fd = -1, .stop_fd = -1 };
+    /* Loaded here, on the caller's thread: the API's own filter forbids mapping code. */
+    if (!lazy_mhd_load(err, errlen))
+        return -ENOPKG;
     s->path = strdup(path);
     if (!s->path) {
         snprintf(err, errlen, "out of memory");
