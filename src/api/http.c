@@ -183,20 +183,28 @@ static void put_vm_power_off(struct api_ctx *ctx, const struct api_request *req,
                                     listening, "timeout_s", timeout));
 }
 
-static void put_vm_stop(struct api_ctx *ctx, const struct api_request *req, struct api_response *resp)
+/* An action whose body, if any, must be an empty object; 202 with the state when it is under way. */
+static void empty_body_action(struct api_ctx *ctx, const struct api_request *req,
+                              struct api_response *resp,
+                              int (*action)(struct api_ctx *, char *, size_t))
 {
-    char err[256];
+    char err[512];
     json_t *body;
     if (api_json_body(req->body, req->body_len, false, NULL, 0, &body, err, sizeof(err)) < 0) {
         reply_error(resp, 400, "%s", err);
         return;
     }
     json_decref(body);
-    int ret = api_action_stop(ctx, err, sizeof(err));
+    int ret = action(ctx, err, sizeof(err));
     if (ret < 0)
         reply_error(resp, action_status(ret), "%s", err);
     else
         reply_state(ctx, resp, 202);
+}
+
+static void put_vm_stop(struct api_ctx *ctx, const struct api_request *req, struct api_response *resp)
+{
+    empty_body_action(ctx, req, resp, api_action_stop);
 }
 
 static void get_metrics(struct api_ctx *ctx, const struct api_request *req,
@@ -350,18 +358,7 @@ static void put_vm_config(struct api_ctx *ctx, const struct api_request *req,
 static void put_vm_start(struct api_ctx *ctx, const struct api_request *req,
                          struct api_response *resp)
 {
-    char err[512];
-    json_t *body;
-    if (api_json_body(req->body, req->body_len, false, NULL, 0, &body, err, sizeof(err)) < 0) {
-        reply_error(resp, 400, "%s", err);
-        return;
-    }
-    json_decref(body);
-    int ret = api_action_start(ctx, err, sizeof(err));
-    if (ret < 0)
-        reply_error(resp, action_status(ret), "%s", err);
-    else
-        reply_state(ctx, resp, 202);
+    empty_body_action(ctx, req, resp, api_action_start);
 }
 
 static const struct api_route api_routes[] = {
