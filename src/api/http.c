@@ -118,6 +118,19 @@ static void reply_state(struct api_ctx *ctx, struct api_response *resp, unsigned
     reply_json(resp, status, json_pack("{s:s}", "state", api_state_name(ctx->ops->state(ctx->vm))));
 }
 
+/* The request's JSON body by api_json_body's strict rules; on failure replies 400 and returns false. */
+static bool parse_body(const struct api_request *req, struct api_response *resp, bool required,
+                       const struct api_field *fields, size_t nr_fields, json_t **body)
+{
+    char err[256];
+    if (api_json_body(req->body, req->body_len, required, fields, nr_fields, body, err,
+                      sizeof(err)) < 0) {
+        reply_error(resp, 400, "%s", err);
+        return false;
+    }
+    return true;
+}
+
 static void get_vm(struct api_ctx *ctx, const struct api_request *req, struct api_response *resp)
 {
     reply_json(resp, 200, api_action_describe(ctx));
@@ -129,11 +142,8 @@ static void put_vm_state(struct api_ctx *ctx, const struct api_request *req,
     static const struct api_field fields[] = { { "state", API_FIELD_STRING, true } };
     char err[256];
     json_t *body;
-    if (api_json_body(req->body, req->body_len, true, fields, ARRAY_SIZE(fields), &body, err,
-                      sizeof(err)) < 0) {
-        reply_error(resp, 400, "%s", err);
+    if (!parse_body(req, resp, true, fields, ARRAY_SIZE(fields), &body))
         return;
-    }
     const char *want = json_string_value(json_object_get(body, "state"));
     int ret;
     if (strcmp(want, "Paused") == 0) {
@@ -158,11 +168,8 @@ static void put_vm_power_off(struct api_ctx *ctx, const struct api_request *req,
     static const struct api_field fields[] = { { "timeout_s", API_FIELD_UINT, false } };
     char err[256];
     json_t *body;
-    if (api_json_body(req->body, req->body_len, false, fields, ARRAY_SIZE(fields), &body, err,
-                      sizeof(err)) < 0) {
-        reply_error(resp, 400, "%s", err);
+    if (!parse_body(req, resp, false, fields, ARRAY_SIZE(fields), &body))
         return;
-    }
     json_int_t timeout = API_POWEROFF_DEFAULT_TIMEOUT_S;
     json_t *t = json_object_get(body, "timeout_s");
     if (t)
@@ -190,10 +197,8 @@ static void empty_body_action(struct api_ctx *ctx, const struct api_request *req
 {
     char err[512];
     json_t *body;
-    if (api_json_body(req->body, req->body_len, false, NULL, 0, &body, err, sizeof(err)) < 0) {
-        reply_error(resp, 400, "%s", err);
+    if (!parse_body(req, resp, false, NULL, 0, &body))
         return;
-    }
     json_decref(body);
     int ret = action(ctx, err, sizeof(err));
     if (ret < 0)
@@ -261,11 +266,8 @@ static void put_balloon(struct api_ctx *ctx, const struct api_request *req,
     };
     char err[256];
     json_t *body;
-    if (api_json_body(req->body, req->body_len, true, fields, ARRAY_SIZE(fields), &body, err,
-                      sizeof(err)) < 0) {
-        reply_error(resp, 400, "%s", err);
+    if (!parse_body(req, resp, true, fields, ARRAY_SIZE(fields), &body))
         return;
-    }
     json_t *b = json_object_get(body, "target_bytes");
     json_t *m = json_object_get(body, "target_mib");
     uint64_t bytes = 0;
@@ -294,11 +296,8 @@ static void put_balloon_stats(struct api_ctx *ctx, const struct api_request *req
     static const struct api_field fields[] = { { "interval_s", API_FIELD_UINT, true } };
     char err[256];
     json_t *body;
-    if (api_json_body(req->body, req->body_len, true, fields, ARRAY_SIZE(fields), &body, err,
-                      sizeof(err)) < 0) {
-        reply_error(resp, 400, "%s", err);
+    if (!parse_body(req, resp, true, fields, ARRAY_SIZE(fields), &body))
         return;
-    }
     json_int_t interval = json_integer_value(json_object_get(body, "interval_s"));
     json_decref(body);
     /* Clamped so that a huge value gets the same "at most" message instead of wrapping. */
@@ -318,11 +317,8 @@ static void put_snapshot(struct api_ctx *ctx, const struct api_request *req, str
     static const struct api_field fields[] = { { "path", API_FIELD_STRING, true } };
     char err[512];
     json_t *body;
-    if (api_json_body(req->body, req->body_len, true, fields, ARRAY_SIZE(fields), &body, err,
-                      sizeof(err)) < 0) {
-        reply_error(resp, 400, "%s", err);
+    if (!parse_body(req, resp, true, fields, ARRAY_SIZE(fields), &body))
         return;
-    }
     const char *dir = json_string_value(json_object_get(body, "path"));
     int ret = -ENOTSUP;
     snprintf(err, sizeof(err), "this VM cannot take snapshots");
