@@ -77,7 +77,7 @@ BB=$WORK/busybox/bin/busybox
 # ---- modules, dependencies first (from each .ko's modinfo "depends=") ----
 # A module's file may spell its name with dashes (virtio-rng.ko is virtio_rng).
 ko_path() { find "$MODROOT/kernel" \( -name "$1.ko" -o -name "${1//_/-}.ko" \) -print -quit; }
-ko_deps() { grep -a -o 'depends=[^[:cntrl:]]*' "$1" | head -n1 | cut -d= -f2 | tr ',' ' '; }
+ko_deps() { grep -a -o -m1 'depends=[^[:cntrl:]]*' "$1" | sed -n 1p | cut -d= -f2 | tr ',' ' '; }
 ORDER=()
 declare -A SEEN=()
 add_module() {

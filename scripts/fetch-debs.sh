@@ -54,11 +54,11 @@ for want in "$@"; do
     done
     # apt-get download writes pkg_ver_arch.deb with ':' escaped as %3a
     pattern="${pkg}_${ver//:/%3a}_*.deb"
-    deb=$(find "$CACHE" -maxdepth 1 -name "$pattern" | head -n1)
+    deb=$(find "$CACHE" -maxdepth 1 -name "$pattern" -print -quit)
     if [ -z "$deb" ]; then
         (cd "$CACHE" && apt-get "${APT_OPTS[@]}" download "$pkg" >&2) ||
             die "apt-get download $pkg failed"
-        deb=$(find "$CACHE" -maxdepth 1 -name "$pattern" | head -n1)
+        deb=$(find "$CACHE" -maxdepth 1 -name "$pattern" -print -quit)
         [ -n "$deb" ] || die "apt-get download $pkg left no $pattern"
     fi
     echo "$deb"

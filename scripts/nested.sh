@@ -78,7 +78,7 @@ if ! grep -qx "$STAMP" "$L1/stamp" 2>/dev/null; then
     for d in "${DEBS[@]}"; do dpkg-deb -x "$d" "$L1.tmp/pkg"; done
     modroot=$(ls -d "$L1.tmp"/pkg/lib/modules/*)
     ko_path() { find "$modroot/kernel" \( -name "$1.ko" -o -name "${1//_/-}.ko" \) -print -quit; }
-    ko_deps() { grep -a -o 'depends=[^[:cntrl:]]*' "$1" | head -n1 | cut -d= -f2 | tr ',' ' '; }
+    ko_deps() { grep -a -o -m1 'depends=[^[:cntrl:]]*' "$1" | sed -n 1p | cut -d= -f2 | tr ',' ' '; }
     order_of() {  # prints module names, dependencies first
         local f d
         f=$(ko_path "$1")
@@ -129,7 +129,9 @@ ship_bin() {  # executable + the libraries ldd lists for it
 }
 ship_lib() {  # a library casulo dlopen()s (lazylib.h), with what ldd lists for it
     local path
-    path=$(ldconfig -p | awk -v n="$1" '$1 == n && /x86-64/ { print $NF; exit }')
+    # no early exit in awk: under pipefail, ldconfig would die of SIGPIPE once
+    # its listing outgrows a pipe buffer (64 KiB, a host with many libraries)
+    path=$(ldconfig -p | awk -v n="$1" '$1 == n && /x86-64/ && !p { p = $NF } END { print p }')
     [ -n "$path" ] || { echo "nested: warning: $1 not found; the API will not work in L1" >&2; return 0; }
     mkdir -p "$R$(dirname "$path")"
     cp -L "$path" "$R$path"
