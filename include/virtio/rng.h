@@ -10,6 +10,7 @@
 #define CASULO_VIRTIO_RNG_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "util/compiler.h"
@@ -29,6 +30,18 @@ typedef ssize_t (*virtio_rng_fill_fn)(void *opaque, void *buf, size_t len);
 
 /* fill NULL: the host's getrandom(2). Tests pass a recognisable source. */
 int virtio_rng_new(virtio_rng_fill_fn fill, void *opaque, struct virtio_rng **out) MUST_CHECK;
+
+/*
+ * Counters for GET /metrics: requests served, bytes handed to the guest, and
+ * requests that got fewer bytes than their buffers asked for (the host's
+ * getrandom failed or came up short).
+ */
+struct virtio_rng_stats {
+    uint64_t requests, bytes, short_fills;
+};
+
+/* Any thread: a consistent-enough copy (each counter is read atomically). */
+void virtio_rng_get_stats(struct virtio_rng *rng, struct virtio_rng_stats *out);
 
 extern const struct virtio_device_ops virtio_rng_ops;
 

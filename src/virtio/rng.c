@@ -17,6 +17,7 @@ struct virtio_rng {
     virtio_rng_fill_fn fill;
     void *fill_opaque;
     struct virtq_chain chain;       /* 16 KiB: kept here, not on the I/O thread's stack */
+    struct virtio_rng_stats stats;  /* written on the I/O thread only, read anywhere */
 };
 
 static ssize_t host_getrandom(void *opaque, void *buf, size_t len)
@@ -58,6 +59,24 @@ static void rng_reset(void *dev)
     rng->vdev = NULL;
 }
 
+void virtio_rng_get_stats(struct virtio_rng *rng, struct virtio_rng_stats *out)
+{
+    *out = (struct virtio_rng_stats){
+        .requests = __atomic_load_n(&rng->stats.requests, __ATOMIC_RELAXED),
+        .bytes = __atomic_load_n(&rng->stats.bytes, __ATOMIC_RELAXED),
+        .short_fills = __atomic_load_n(&rng->stats.short_fills, __ATOMIC_RELAXED),
+    };
+}
+
+/* Bytes the chain's writable part asks for, up to what one request gets. */
+static uint32_t chain_wants(const struct virtq_chain *chain)
+{
+    uint64_t want = 0;
+    for (unsigned i = chain->nr_readable; i < chain->nr; i++)
+        want += chain->bufs[i].len;
+    return (uint32_t)MIN(want, (uint64_t)VIRTIO_RNG_MAX_REQUEST);
+}
+
 /* Fills the chain's writable part; returns the bytes written. */
 static uint32_t fill_chain(struct virtio_rng *rng, const struct virtq_chain *chain)
 {
@@ -90,7 +109,12 @@ static void rng_queue_notify(void *dev, unsigned queue)
         int r = virtq_pop(vq, &rng->chain);
         if (r <= 0)
             break;      /* empty, or broken: the transport sees the latter */
-        virtq_push(vq, rng->chain.head, fill_chain(rng, &rng->chain));
+        uint32_t got = fill_chain(rng, &rng->chain);
+        __atomic_fetch_add(&rng->stats.requests, 1, __ATOMIC_RELAXED);
+        __atomic_fetch_add(&rng->stats.bytes, got, __ATOMIC_RELAXED);
+        if (got < chain_wants(&rng->chain))
+            __atomic_fetch_add(&rng->stats.short_fills, 1, __ATOMIC_RELAXED);
+        virtq_push(vq, rng->chain.head, got);
     }
     virtio_queue_interrupt(rng->vdev, 0);
 }

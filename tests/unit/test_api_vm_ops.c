@@ -211,7 +211,7 @@ static ssize_t no_entropy(void *opaque, void *buf, size_t len)
     return (ssize_t)len;
 }
 
-/* A disk behind a real transport is reported as blkN with its five ops; the rng is left out. */
+/* A disk behind a real transport is reported as blkN with its five ops, the rng as rngN with one. */
 static void stats_of_a_disk(void **state)
 {
     struct fixture *fx = *state;
@@ -240,8 +240,14 @@ static void stats_of_a_disk(void **state)
 
     struct api_vm_stats st;
     assert_int_equal(api_vm_ops_kvm.stats(&fx->vm, &st), 0);
-    assert_int_equal(st.nr_devices, 1);
-    const struct api_device_stats *d = &st.devices[0];
+    assert_int_equal(st.nr_devices, 2);
+    const struct api_device_stats *r = &st.devices[0];
+    assert_string_equal(r->name, "rng0");
+    assert_string_equal(r->kind, "virtio-rng");
+    assert_int_equal(r->nr_ops, 1);
+    assert_string_equal(r->ops[0].op, "fill");
+    assert_int_equal(r->ops[0].requests, 0);
+    const struct api_device_stats *d = &st.devices[1];
     assert_string_equal(d->name, "blk0");
     assert_string_equal(d->kind, "virtio-blk");
     static const char *const ops[] = { "read", "write", "flush", "discard", "write_zeroes" };

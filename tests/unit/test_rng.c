@@ -111,6 +111,11 @@ static void test_fills_writable_buffers_in_order(void **state)
     vd_desc(t, 0, 1, b + 0x1000, 10, VIRTQ_DESC_F_WRITE | VIRTQ_DESC_F_NEXT, 2);
     vd_desc(t, 0, 2, b + 0x2000, 20, VIRTQ_DESC_F_WRITE, 0);
     assert_int_equal(run_request(t, 0, 1), 30);
+    struct virtio_rng_stats st;
+    virtio_rng_get_stats(virtio_pci_dev(t->vdev[0]), &st);
+    assert_int_equal(st.requests, 1);
+    assert_int_equal(st.bytes, 30);
+    assert_int_equal(st.short_fills, 0);
     check_counting(vd_hva(t, b + 0x1000, 10), 10, 1);
     check_counting(vd_hva(t, b + 0x2000, 20), 20, 11);
     /* The readable buffer and the bytes after each writable one are untouched. */
@@ -169,6 +174,12 @@ static void test_failing_source_returns_what_it_has(void **state)
     vd_desc(t, 0, 1, b + 0x100, 100, VIRTQ_DESC_F_WRITE, 0);
     assert_int_equal(run_request(t, 1, 2), 0);
     assert_false(vd_status(t, 0) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+    /* Both requests counted, both short, and only the 40 bytes given. */
+    struct virtio_rng_stats st;
+    virtio_rng_get_stats(virtio_pci_dev(t->vdev[0]), &st);
+    assert_int_equal(st.requests, 2);
+    assert_int_equal(st.bytes, 40);
+    assert_int_equal(st.short_fills, 2);
 }
 
 static void test_many_requests_one_kick(void **state)
