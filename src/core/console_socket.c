@@ -45,6 +45,8 @@ struct console_client {
     uint64_t sent;       /* ring position of the next byte to send */
     bool dead;           /* a writer gave up on it; the loop thread closes it */
     bool readable;       /* edge-triggered: input may be waiting */
+    bool in_eof;         /* it shut down its sending side: output only */
+    bool hup;            /* gone entirely: close once its last input is read */
 };
 
 struct console_socket {
@@ -293,6 +295,8 @@ static void close_client(struct console_socket *s, struct console_client *c)
     c->fd = -1;
     c->dead = false;
     c->readable = false;
+    c->in_eof = false;
+    c->hup = false;
     pthread_mutex_unlock(&s->lock);
     close(fd);
 }
@@ -333,7 +337,7 @@ static void pump(struct console_socket *s)
         struct console_client *c = NULL;
         for (unsigned k = 0; k < CONSOLE_SOCKET_CLIENTS && !c; k++) {
             struct console_client *x = &s->clients[(s->next_reader + k) % CONSOLE_SOCKET_CLIENTS];
-            if (x->fd >= 0 && x->readable)
+            if (x->fd >= 0 && x->readable && !x->in_eof)
                 c = x;
         }
         if (!c)
@@ -346,8 +350,13 @@ static void pump(struct console_socket *s)
             continue;
         } else if (n < 0 && errno == EAGAIN) {
             c->readable = false;
+        } else if (n == 0 && c->hup) {
+            close_client(s, c);
+        } else if (n == 0) {
+            /* Half-closed (`casulo vm console` at the end of piped input):
+             * it still reads output; EPOLLHUP tells when it is gone. */
+            c->in_eof = true;
         } else {
-            /* EOF or an error: the client is gone. */
             close_client(s, c);
         }
     }
@@ -362,8 +371,15 @@ static void on_client(void *opaque, uint32_t events)
         flush_client(s, c);
         pthread_mutex_unlock(&s->lock);
     }
-    if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | EPOLLRDHUP))
+    if (events & (EPOLLIN | EPOLLRDHUP))
         c->readable = true;
+    if (events & (EPOLLHUP | EPOLLERR)) {
+        /* Gone; what it sent before hanging up still goes to the guest. */
+        c->hup = true;
+        c->readable = true;
+        if (c->in_eof || (events & EPOLLERR))
+            close_client(s, c);
+    }
     reap_dead(s);
     pump(s);
 }
@@ -406,6 +422,8 @@ static void on_accept(void *opaque, uint32_t events)
         c->fd = fd;
         c->dead = false;
         c->readable = true;
+        c->in_eof = false;
+        c->hup = false;
         c->sent = s->total > CONSOLE_SOCKET_RING ? s->total - CONSOLE_SOCKET_RING : 0;
         flush_client(s, c);   /* the replay */
         pthread_mutex_unlock(&s->lock);
