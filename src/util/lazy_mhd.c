@@ -25,6 +25,7 @@ static struct {
     enum MHD_Result (*add_header)(struct MHD_Response *, const char *, const char *);
     enum MHD_Result (*queue)(struct MHD_Connection *, unsigned int, struct MHD_Response *);
     void (*destroy)(struct MHD_Response *);
+    const char *(*lookup)(struct MHD_Connection *, enum MHD_ValueKind, const char *);
 } mhd = { .once = PTHREAD_ONCE_INIT };
 
 static void load(void)
@@ -42,6 +43,7 @@ static void load(void)
         { (void **)&mhd.add_header, "MHD_add_response_header" },
         { (void **)&mhd.queue, "MHD_queue_response" },
         { (void **)&mhd.destroy, "MHD_destroy_response" },
+        { (void **)&mhd.lookup, "MHD_lookup_connection_value" },
     };
     for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
         *syms[i].slot = dlsym(h, syms[i].name);
@@ -107,4 +109,10 @@ enum MHD_Result MHD_queue_response(struct MHD_Connection *connection, unsigned i
 void MHD_destroy_response(struct MHD_Response *response)
 {
     mhd.destroy(response);
+}
+
+const char *MHD_lookup_connection_value(struct MHD_Connection *connection, enum MHD_ValueKind kind,
+                                        const char *key)
+{
+    return mhd.lookup(connection, kind, key);
 }
