@@ -6,8 +6,15 @@
  * the browser one round trip. The page gets a Content-Security-Policy that
  * allows only its own scripts and connections to its own origin, and may
  * not be framed (the buttons power VMs off).
+ *
+ * A page opened as /?token=T (the daemon checked T before calling us) also
+ * gets T as a cookie: the page's own <script> and <link> loads and the
+ * console WebSocket cannot carry an Authorization header, and the daemon
+ * accepts the casulo_token cookie. HttpOnly keeps it from scripts,
+ * SameSite=Strict from other sites' requests.
  */
 #include <microhttpd.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "manager/web.h"
@@ -57,6 +64,16 @@ bool web_serve_static(struct MHD_Connection *c, const char *url, int *ret)
         MHD_add_response_header(r, "Content-Security-Policy", WEB_CSP);
         MHD_add_response_header(r, "X-Frame-Options", "DENY");
         MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+        const char *token = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+        char cookie[512];
+        /* Only a token that needs no quoting in a cookie value. */
+        if (token && *token && strlen(token) < 256 && strspn(token,
+                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~+/=") ==
+                strlen(token)) {
+            snprintf(cookie, sizeof(cookie), "casulo_token=%s; Path=/; HttpOnly; SameSite=Strict",
+                     token);
+            MHD_add_response_header(r, "Set-Cookie", cookie);
+        }
     }
     *ret = MHD_queue_response(c, fresh ? MHD_HTTP_NOT_MODIFIED : MHD_HTTP_OK, r);
     MHD_destroy_response(r);
