@@ -43,7 +43,7 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 UNIT_HELPER_OBJS := $(UNIT_HELPERS:%.c=$(BUILD)/%.o)
 
-.PHONY: all casulo check unit unit-asan kvm-tests cli-tests lint integration fuzz \
+.PHONY: all casulo check unit unit-asan kvm-tests manager-tests cli-tests lint integration fuzz \
         guests run bench clean distclean
 .DEFAULT_GOAL := all
 
@@ -93,6 +93,10 @@ tier_scripts = $(sort $(filter-out %/lib.sh,$(wildcard tests/$(1)/*.sh)))
 
 kvm-tests: $(BIN) guests
 	@scripts/run-tests.sh kvm $(call tier_scripts,kvm)
+
+# casulo serve and casulo vm, with tiny guests on /dev/kvm.
+manager-tests: $(BIN) guests
+	@scripts/run-tests.sh manager $(call tier_scripts,manager)
 
 cli-tests: $(BIN) guests
 	@scripts/run-tests.sh cli $(call tier_scripts,cli)

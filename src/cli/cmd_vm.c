@@ -19,6 +19,7 @@
 
 #include "cli/commands.h"
 #include "cli/vm_client.h"
+#include "cli/vm_console.h"
 #include "util/compiler.h"
 #include "util/size.h"
 
@@ -612,9 +613,36 @@ int cmd_vm(int argc, char **argv)
     return verb_action(&a, v, NULL);
 }
 
+/* The console socket's path comes from the daemon; the socket itself is local. */
 static int verb_console(const struct vm_args *a)
 {
-    fprintf(stderr, "casulo: error: vm console is not part of this build yet\n");
-    (void)a;
-    return 1;
+    if (strncmp(a->client.connect, "unix:", 5) != 0) {
+        fprintf(stderr, "casulo: error: vm console needs the daemon's Unix socket (--connect "
+                "unix:PATH); over TCP, use the dashboard's console\n");
+        return 1;
+    }
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/vms/%s", a->name);
+    struct vm_args quiet = *a;
+    quiet.json = false;
+    json_t *vm;
+    int ret = call(&quiet, "GET", path, NULL, &vm);
+    if (ret)
+        return ret;
+    json_t *pid = json_object_get(vm, "pid");
+    if (!json_is_integer(pid)) {
+        fprintf(stderr, "casulo: error: VM '%s' is %s: its console is there while it runs\n",
+                a->name, str(vm, "state"));
+        json_decref(vm);
+        return 1;
+    }
+    char *sock = strdup(str(vm, "console_socket"));
+    json_decref(vm);
+    if (!sock)
+        return 1;
+    if (isatty(STDIN_FILENO))
+        fprintf(stderr, "Connected to VM '%s' (Ctrl-] detaches)\n", a->name);
+    ret = vm_console_attach(sock, stderr);
+    free(sock);
+    return ret;
 }

@@ -96,14 +96,16 @@ static void log_banner(const char *path, const char *what)
 
 static int spawn(struct mgr *m, struct mgr_vm *vm, struct mgr_result *r)
 {
-    char dir[PATH_MAX], cfg[PATH_MAX], api[PATH_MAX], console[PATH_MAX + 16], vlog[PATH_MAX];
+    char dir[PATH_MAX], cfg[PATH_MAX], api[PATH_MAX], console[2 * PATH_MAX + 16], vlog[PATH_MAX];
     mgr_vm_path(m, vm->name, NULL, dir, sizeof(dir));
     mgr_vm_path(m, vm->name, "vm.json", cfg, sizeof(cfg));
     mgr_vm_path(m, vm->name, "api.sock", api, sizeof(api));
     mgr_vm_path(m, vm->name, "vmm.log", vlog, sizeof(vlog));
-    char clog[PATH_MAX];
+    char clog[PATH_MAX], csock[PATH_MAX];
     mgr_vm_path(m, vm->name, "console.log", clog, sizeof(clog));
-    snprintf(console, sizeof(console), "file=%s", clog);
+    mgr_vm_path(m, vm->name, "console.sock", csock, sizeof(csock));
+    /* Clients attach to the socket (vm console, the dashboard); the log keeps everything. */
+    snprintf(console, sizeof(console), "socket=%s,log=%s", csock, clog);
     char err[MGR_ERR_MAX];
     int ret = mgr_write_vm_json(m, vm, err, sizeof(err));
     if (ret) {
@@ -175,7 +177,6 @@ static int spawn(struct mgr *m, struct mgr_vm *vm, struct mgr_result *r)
         log_error("serve", "VM '%s': cannot record its run (pid %d): %s", vm->name, (int)pid,
                   strerror(-ret));
     vm->state = MGR_VM_STARTING;
-    vm->exit_reason[0] = '\0';
     vm->stats = (struct mgr_stats){ 0 };
     watch(m, vm);
     log_info("serve", "VM '%s': started, pid %d", vm->name, (int)pid);
