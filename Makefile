@@ -43,7 +43,7 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 UNIT_HELPER_OBJS := $(UNIT_HELPERS:%.c=$(BUILD)/%.o)
 
-.PHONY: all casulo check unit unit-asan kvm-tests manager-tests cli-tests lint integration fuzz \
+.PHONY: all casulo check unit unit-asan kvm-tests manager-tests cli-tests browser-tests lint integration fuzz \
         guests run bench clean distclean
 .DEFAULT_GOAL := all
 
@@ -100,6 +100,10 @@ manager-tests: $(BIN) guests
 
 cli-tests: $(BIN) guests
 	@scripts/run-tests.sh cli $(call tier_scripts,cli)
+
+# The dashboard in headless chromium against a real casulo serve.
+browser-tests: $(BIN) guests
+	@scripts/run-tests.sh browser $(call tier_scripts,browser)
 
 # The OpenAPI spec: redocly lint + cross-checks against the route table.
 lint:
