@@ -4,8 +4,9 @@
  * the handshake's accept key, a streaming parser for the frames a browser
  * sends, and the headers of the frames we send. Everything the parser sees
  * comes from the network, so it checks every field and fails the connection
- * (with the RFC's close code) on anything a conforming client never sends.
- * No extensions are negotiated, so the RSV bits must be zero.
+ * (with the RFC's close code) on anything a conforming client never sends,
+ * text that is not UTF-8 included. No extensions are negotiated, so the RSV
+ * bits must be zero.
  */
 #ifndef CASULO_MANAGER_WEBSOCKET_H
 #define CASULO_MANAGER_WEBSOCKET_H
@@ -27,6 +28,7 @@
 #define WS_CLOSE_GOING_AWAY  1001
 #define WS_CLOSE_PROTOCOL    1002
 #define WS_CLOSE_NO_STATUS   1005   /* reported for a close frame without a code; never sent */
+#define WS_CLOSE_BAD_DATA    1007   /* a text message or close reason that is not UTF-8 */
 #define WS_CLOSE_TOO_BIG     1009
 #define WS_CLOSE_INTERNAL    1011
 
@@ -60,6 +62,9 @@ struct ws_parser {
     uint8_t mask[4];
     uint64_t len, got;       /* payload length and bytes consumed */
     bool in_message;         /* a fragmented data message awaits continuations */
+    bool text;               /* the current data message is text: UTF-8 is checked */
+    uint8_t utf8_need;       /* continuation bytes the current character still needs */
+    uint8_t utf8_lo, utf8_hi; /* the range the next continuation byte must be in */
     uint8_t ctrl[WS_MAX_CONTROL];
     bool closed;             /* a close frame was parsed: nothing may follow */
     uint16_t error;          /* the close code the connection failed with; 0: none */
@@ -70,8 +75,9 @@ void ws_parser_init(struct ws_parser *p);
 /*
  * Parses len bytes from the client (unmasked in place, so buf is changed),
  * calling cb as frames complete. Returns 0, or -EPROTO with p->error set to
- * the close code to send (WS_CLOSE_PROTOCOL or WS_CLOSE_TOO_BIG); after an
- * error or a close frame every further byte is refused.
+ * the close code to send (WS_CLOSE_PROTOCOL, WS_CLOSE_TOO_BIG or
+ * WS_CLOSE_BAD_DATA); after an error every further byte is refused, after a
+ * close frame every further byte is ignored.
  */
 int ws_parser_feed(struct ws_parser *p, uint8_t *buf, size_t len, const struct ws_callbacks *cb,
                    void *opaque) MUST_CHECK;

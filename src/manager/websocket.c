@@ -123,11 +123,58 @@ static int finish_header(struct ws_parser *p, size_t size)
         return ws_fail(p, WS_CLOSE_TOO_BIG);
     p->opcode = p->hdr[0] & 0x0f;
     p->fin = p->hdr[0] & 0x80;
+    if (p->opcode == WS_OP_TEXT || p->opcode == WS_OP_BINARY) {
+        p->text = p->opcode == WS_OP_TEXT;
+        p->utf8_need = 0;
+    }
     p->len = len;
     p->got = 0;
     memcpy(p->mask, p->hdr + size - 4, 4);
     p->in_payload = true;
     return 0;
+}
+
+/*
+ * Checks bytes as UTF-8, carrying a character split across calls in
+ * p->utf8_*: no overlong forms, no surrogates, nothing above U+10FFFF
+ * (the ranges of RFC 3629's table). Returns how many bytes are good: n,
+ * or the offset of the first bad one.
+ */
+static size_t utf8_good(struct ws_parser *p, const uint8_t *buf, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = buf[i];
+        if (p->utf8_need) {
+            if (c < p->utf8_lo || c > p->utf8_hi)
+                return i;
+            p->utf8_lo = 0x80;
+            p->utf8_hi = 0xbf;
+            p->utf8_need--;
+            continue;
+        }
+        p->utf8_lo = 0x80;
+        p->utf8_hi = 0xbf;
+        if (c < 0x80)
+            continue;
+        else if (c >= 0xc2 && c <= 0xdf)
+            p->utf8_need = 1;
+        else if (c >= 0xe0 && c <= 0xef) {
+            p->utf8_need = 2;
+            if (c == 0xe0)
+                p->utf8_lo = 0xa0;   /* overlong */
+            else if (c == 0xed)
+                p->utf8_hi = 0x9f;   /* surrogates */
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            p->utf8_need = 3;
+            if (c == 0xf0)
+                p->utf8_lo = 0x90;   /* overlong */
+            else if (c == 0xf4)
+                p->utf8_hi = 0x8f;   /* above U+10FFFF */
+        } else {
+            return i;
+        }
+    }
+    return n;
 }
 
 static void unmask(struct ws_parser *p, uint8_t *buf, size_t n)
@@ -146,6 +193,9 @@ static int end_frame(struct ws_parser *p, const struct ws_callbacks *cb, void *o
     case WS_OP_TEXT:
     case WS_OP_BINARY:
         p->in_message = !p->fin;
+        /* A text message may not end inside a character. */
+        if (p->fin && p->text && p->utf8_need)
+            return ws_fail(p, WS_CLOSE_BAD_DATA);
         return 0;
     case WS_OP_PING:
         if (cb->ping)
@@ -162,6 +212,11 @@ static int end_frame(struct ws_parser *p, const struct ws_callbacks *cb, void *o
             code = (uint16_t)(p->ctrl[0] << 8 | p->ctrl[1]);
             if (!close_code_ok(code))
                 return ws_fail(p, WS_CLOSE_PROTOCOL);
+            /* The reason is UTF-8 text; the data message's state is not touched. */
+            struct ws_parser reason = { 0 };
+            size_t rlen = (size_t)p->len - 2;
+            if (utf8_good(&reason, p->ctrl + 2, rlen) != rlen || reason.utf8_need)
+                return ws_fail(p, WS_CLOSE_BAD_DATA);
         }
         p->closed = true;
         if (cb->close)
@@ -207,10 +262,16 @@ int ws_parser_feed(struct ws_parser *p, uint8_t *buf, size_t len, const struct w
         uint64_t left = p->len - p->got;
         size_t n = left < len ? (size_t)left : len;
         unmask(p, buf, n);
-        if (is_control(p->opcode))
+        if (is_control(p->opcode)) {
             memcpy(p->ctrl + p->got, buf, n);   /* len <= WS_MAX_CONTROL was checked */
-        else if (cb->data)
-            cb->data(opaque, buf, n);
+        } else {
+            /* What precedes a bad byte is delivered however the bytes were split. */
+            size_t good = p->text ? utf8_good(p, buf, n) : n;
+            if (cb->data && good)
+                cb->data(opaque, buf, good);
+            if (good != n)
+                return ws_fail(p, WS_CLOSE_BAD_DATA);
+        }
         p->got += n;
         buf += n;
         len -= n;

@@ -3,7 +3,8 @@
  * Unit tests for manager/websocket: the handshake key (the RFC's own
  * example), frame parsing however the bytes are split, fragmentation with a
  * control frame in between, and every way a hostile client's frame is
- * refused with the close code RFC 6455 asks for.
+ * refused with the close code RFC 6455 asks for, text that is not UTF-8
+ * included.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -281,6 +282,52 @@ static void close_frames(void **state)
     free(s);
 }
 
+/* Text must be UTF-8 (RFC 6455 8.1): 1007 otherwise; binary is not checked. */
+static void text_must_be_utf8(void **state)
+{
+    (void)state;
+    struct seen *s = calloc(1, sizeof(*s));
+    struct ws_parser p;
+    uint8_t stream[128];
+    size_t n;
+
+    /* Valid multi-byte text, a character split across two fragments. */
+    n = client_frame(stream, 0x01, "a\xc3", 2, mask1);
+    n += client_frame(stream + n, 0x80, "\xa9\xe2\x82\xac\xf0\x9f\x98\x80", 8, mask1);
+    ws_parser_init(&p);
+    assert_int_equal(ws_parser_feed(&p, stream, n, &cbs, s), 0);
+    assert_int_equal(s->data_len, 10);
+
+    static const struct { const char *text; size_t len; } bad[] = {
+        { "\xc0\x80", 2 },          /* overlong NUL */
+        { "\xe0\x80\xaf", 3 },      /* overlong '/' */
+        { "\xed\xa0\x80", 3 },      /* a surrogate */
+        { "\xf4\x90\x80\x80", 4 },  /* above U+10FFFF */
+        { "\xff", 1 },
+        { "ok\xe2\x82", 4 },        /* ends inside a character */
+        { "\x80", 1 },              /* a stray continuation byte */
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        n = client_frame(stream, 0x81, bad[i].text, bad[i].len, mask1);
+        ws_parser_init(&p);
+        assert_int_equal(ws_parser_feed(&p, stream, n, &cbs, s), -EPROTO);
+        assert_int_equal(p.error, WS_CLOSE_BAD_DATA);
+        /* The same bytes as binary are fine. */
+        n = client_frame(stream, 0x82, bad[i].text, bad[i].len, mask1);
+        ws_parser_init(&p);
+        assert_int_equal(ws_parser_feed(&p, stream, n, &cbs, s), 0);
+    }
+
+    /* A close reason must be UTF-8 too. */
+    n = client_frame(stream, 0x88, "\x03\xe8\xc3", 3, mask1);
+    ws_parser_init(&p);
+    s->closes = 0;
+    assert_int_equal(ws_parser_feed(&p, stream, n, &cbs, s), -EPROTO);
+    assert_int_equal(p.error, WS_CLOSE_BAD_DATA);
+    assert_int_equal(s->closes, 0);
+    free(s);
+}
+
 static void server_frame_headers(void **state)
 {
     (void)state;
@@ -312,6 +359,7 @@ int main(void)
         cmocka_unit_test(refuses_protocol_violations),
         cmocka_unit_test(refuses_new_message_inside_fragmented_one),
         cmocka_unit_test(close_frames),
+        cmocka_unit_test(text_must_be_utf8),
         cmocka_unit_test(server_frame_headers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
