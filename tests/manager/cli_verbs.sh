@@ -85,6 +85,22 @@ refused 1 "no VM named 'nope'" vm clone nope --count 1
 refused 2 "vm clone needs --count N" vm clone a
 ok vm clone a --count 1 --prefix web --no-start
 [ "$(field web-1 state)" = stopped ] || fail "--no-start clone is not stopped"
+# Each clone gets its own copy of each disk; the source cannot go while clones need its snapshot.
+truncate -s 1M "$T/disk.img"
+create_spin d --disk "path=$T/disk.img" --start
+wait_state d running
+ok vm clone d --count 2
+for c in d-1 d-2; do
+    [ -f "$STATE/vms/$c/disk-0.img" ] || fail "clone $c has no disk copy"
+    grep -q "\"path=$STATE/vms/$c/disk-0.img\"" "$STATE/vms/$c/vm.json" || fail "clone $c does not use its copy"
+done
+[ "$(stat -c %i "$STATE/vms/d-1/disk-0.img")" != "$(stat -c %i "$STATE/vms/d-2/disk-0.img")" ] ||
+    fail "the clones share one disk file"
+ok vm stop d
+refused 1 "cannot delete VM 'd': VM 'd-1' is restored from its snapshot" vm delete d
+# A VM defined from a snapshot continues it.
+ok vm create from-snap --from-snapshot "$snap" --start
+wait_state from-snap running
 
 # --- migrate is not there yet, and says so
 refused 1 "migrate is not supported yet" vm migrate a --to otherhost
