@@ -334,7 +334,7 @@ static void job_op_end(struct mgr *m, void *arg)
     mgr_sup_check_exit(m, vm);
     if (j->new_state >= 0 && mgr_vm_has_process(vm))
         vm->state = (enum mgr_vm_state)j->new_state;
-    if (j->r->status < 400 && !j->r->body)
+    if (j->r->status >= 200 && j->r->status < 400 && !j->r->body)
         j->r->body = mgr_vm_json(m, vm, false);
 }
 
