@@ -5,7 +5,9 @@
 # bad command lines (exit 2), no daemon (exit 1).
 . "$(dirname "$0")/lib.sh"
 mgr_require
-[ -f "$GUESTS/echo.elf" ] || skip "guest $GUESTS/echo.elf is not built (make guests)"
+for g in echo triplefault; do
+    [ -f "$GUESTS/$g.elf" ] || skip "guest $GUESTS/$g.elf is not built (make guests)"
+done
 
 # --- command-line misuse, no daemon needed
 refused 2 "usage: casulo vm" vm
@@ -127,6 +129,12 @@ out=$( (sleep 0.5; printf 'over the socket\n'; sleep 2) | timeout 20 "$CASULO" v
 [[ "$out" == *"ECHO: over the socket"* ]] || fail "console output: $out"
 wait_state e stopped   # echo powers off after one line
 refused 1 "VM 'e' is stopped: its console is there while it runs" vm console e
+
+# --- a guest that crashes: the state says so, the reason is the VMM's error line
+ok vm create tf --kernel "$GUESTS/triplefault.elf" --memory 16M --start
+wait_state tf crashed
+ok vm info tf
+[[ "$OUT" == *"last exit:    exited with status 3: casulo: error: triple-fault"* ]] || fail "crash reason: $OUT"
 
 # --- restart policies
 create_spin r-fail --restart on-failure
