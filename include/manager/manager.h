@@ -172,8 +172,11 @@ int mgr_write_file_atomic(const char *path, const char *data, size_t len) MUST_C
 int mgr_remove_tree(const char *path);
 /* Copies a disk image: a reflink where the filesystem can, else a sparse copy. */
 int mgr_copy_disk(const char *src, const char *dst, char *err, size_t errlen) MUST_CHECK;
-/* The last non-empty line of a (log) file, at most len-1 bytes; "" if none. */
-void mgr_last_line(const char *path, char *buf, size_t len);
+/*
+ * Why a VMM ended, from the end of its log: the last line with "error:" (a
+ * crash dump follows its reason), else the last line; "" if none.
+ */
+void mgr_log_reason(const char *path, char *buf, size_t len);
 
 uint64_t mgr_now_ms(void);
 

@@ -7,6 +7,7 @@
  */
 #include "manager/manager.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -259,6 +260,11 @@ int mgr_init(struct mgr *m, const struct mgr_options *opts, char *err, size_t er
     ret = setup_loop(m, err, errlen);
     if (ret)
         return ret;
+    /* Before any thread: libcurl's global set-up is not thread-safe. */
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        snprintf(err, errlen, "cannot initialise libcurl (needed to talk to the VMs' API sockets)");
+        return -ENOPKG;
+    }
     ret = mgr_vm_load_all(m, err, errlen);
     if (ret)
         return ret;

@@ -172,13 +172,13 @@ int mgr_copy_disk(const char *src, const char *dst, char *err, size_t errlen)
     return ret;
 }
 
-void mgr_last_line(const char *path, char *buf, size_t len)
+void mgr_log_reason(const char *path, char *buf, size_t len)
 {
     buf[0] = '\0';
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return;
-    char tail[1024];
+    char tail[4096];
     off_t size = lseek(fd, 0, SEEK_END);
     off_t from = size > (off_t)sizeof(tail) - 1 ? size - (off_t)sizeof(tail) + 1 : 0;
     ssize_t n = size > 0 ? pread(fd, tail, sizeof(tail) - 1, from) : 0;
@@ -186,9 +186,29 @@ void mgr_last_line(const char *path, char *buf, size_t len)
     if (n <= 0)
         return;
     tail[n] = '\0';
-    while (n > 0 && (tail[n - 1] == '\n' || tail[n - 1] == '\r' || tail[n - 1] == ' '))
-        tail[--n] = '\0';
-    char *start = strrchr(tail, '\n');
-    start = start ? start + 1 : tail;
-    snprintf(buf, len, "%s", start);
+    /* A crash ends with a register dump: the line that says why is the last "error:" one. */
+    const char *last = NULL, *last_error = NULL;
+    size_t last_len = 0, error_len = 0;
+    for (char *line = from ? strchr(tail, '\n') : tail; line && *line;) {
+        if (*line == '\n')
+            line++;
+        size_t l = strcspn(line, "\n");
+        while (l && (line[l - 1] == '\r' || line[l - 1] == ' '))
+            l--;
+        if (l && strncmp(line, "--- casulo serve:", 17) != 0) {
+            last = line;
+            last_len = l;
+            if (memmem(line, l, "error:", 6)) {
+                last_error = line;
+                error_len = l;
+            }
+        }
+        line = strchr(line, '\n');
+    }
+    if (last_error) {
+        last = last_error;
+        last_len = error_len;
+    }
+    if (last)
+        snprintf(buf, len, "%.*s", (int)last_len, last);
 }

@@ -198,13 +198,23 @@ static void job_delete(struct mgr *m, void *arg)
                  mgr_vm_state_name(vm->state));
         return;
     }
+    /* Clones restore from snapshots kept in this VM's directory: they would lose them. */
+    char dir[PATH_MAX];
+    mgr_vm_path(m, vm->name, NULL, dir, sizeof(dir));
+    size_t dlen = strlen(dir);
+    for (struct mgr_vm *o = m->vms; o; o = o->next) {
+        const char *snap = json_string_value(json_object_get(o->config, "from_snapshot"));
+        if (o != vm && snap && strncmp(snap, dir, dlen) == 0 && snap[dlen] == '/') {
+            mgr_fail(j->r, 409, "cannot delete VM '%s': VM '%s' is restored from its snapshot %s "
+                     "(delete that VM first)", vm->name, o->name, snap);
+            return;
+        }
+    }
     int ret = mgr_store_vm_delete(&m->store, vm->name);
     if (ret) {
         mgr_fail(j->r, 500, "cannot delete VM '%s' from the database: %s", vm->name, strerror(-ret));
         return;
     }
-    char dir[PATH_MAX];
-    mgr_vm_path(m, vm->name, NULL, dir, sizeof(dir));
     ret = mgr_remove_tree(dir);
     if (ret)
         log_warn("serve", "VM '%s': cannot remove all of %s: %s", vm->name, dir, strerror(-ret));
@@ -324,7 +334,7 @@ static void job_op_end(struct mgr *m, void *arg)
     mgr_sup_check_exit(m, vm);
     if (j->new_state >= 0 && mgr_vm_has_process(vm))
         vm->state = (enum mgr_vm_state)j->new_state;
-    if (j->r->status < 400 && !j->r->body)
+    if (j->r->status >= 200 && j->r->status < 400 && !j->r->body)
         j->r->body = mgr_vm_json(m, vm, false);
 }
 
@@ -613,7 +623,9 @@ static void op_clone(struct mgr *m, const char *name, json_t *body, struct mgr_r
         snapshot_dir(j.dir, "clone-", snap, sizeof(snap));
         ok = take_snapshot(&j, snap, copy_source_disks, &d);
     }
+    json_t *src_config = json_incref(j.config);   /* op_end lets go of j's */
     op_end(m, &j);
+    j.config = src_config;
     json_t *clones = json_array();
     for (unsigned i = 1; ok && i <= count; i++) {
         char cname[MGR_NAME_MAX + 16], vmdir[PATH_MAX];
@@ -647,6 +659,7 @@ static void op_clone(struct mgr *m, const char *name, json_t *body, struct mgr_r
         json_array_append_new(clones, cr.body);
     }
     vm_config_free(&d.opts.cfg);
+    json_decref(src_config);
     if (ok) {
         r->status = 201;
         r->body = json_pack("{s:s, s:s, s:o}", "source", name, "snapshot", snap, "clones", clones);

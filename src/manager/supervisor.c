@@ -209,9 +209,7 @@ static bool describe_exit(struct mgr *m, struct mgr_vm *vm, int status, int sig,
 {
     char vlog[PATH_MAX], last[200];
     mgr_vm_path(m, vm->name, "vmm.log", vlog, sizeof(vlog));
-    mgr_last_line(vlog, last, sizeof(last));
-    if (strncmp(last, "--- casulo serve:", 17) == 0)
-        last[0] = '\0';
+    mgr_log_reason(vlog, last, sizeof(last));
     bool failed;
     if (sig) {
         snprintf(buf, len, "killed by signal %s%s%s", sigabbrev_np(sig) ? sigabbrev_np(sig) : "?",

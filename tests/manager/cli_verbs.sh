@@ -5,7 +5,9 @@
 # bad command lines (exit 2), no daemon (exit 1).
 . "$(dirname "$0")/lib.sh"
 mgr_require
-[ -f "$GUESTS/echo.elf" ] || skip "guest $GUESTS/echo.elf is not built (make guests)"
+for g in echo triplefault; do
+    [ -f "$GUESTS/$g.elf" ] || skip "guest $GUESTS/$g.elf is not built (make guests)"
+done
 
 # --- command-line misuse, no daemon needed
 refused 2 "usage: casulo vm" vm
@@ -85,6 +87,22 @@ refused 1 "no VM named 'nope'" vm clone nope --count 1
 refused 2 "vm clone needs --count N" vm clone a
 ok vm clone a --count 1 --prefix web --no-start
 [ "$(field web-1 state)" = stopped ] || fail "--no-start clone is not stopped"
+# Each clone gets its own copy of each disk; the source cannot go while clones need its snapshot.
+truncate -s 1M "$T/disk.img"
+create_spin d --disk "path=$T/disk.img" --start
+wait_state d running
+ok vm clone d --count 2
+for c in d-1 d-2; do
+    [ -f "$STATE/vms/$c/disk-0.img" ] || fail "clone $c has no disk copy"
+    grep -q "\"path=$STATE/vms/$c/disk-0.img\"" "$STATE/vms/$c/vm.json" || fail "clone $c does not use its copy"
+done
+[ "$(stat -c %i "$STATE/vms/d-1/disk-0.img")" != "$(stat -c %i "$STATE/vms/d-2/disk-0.img")" ] ||
+    fail "the clones share one disk file"
+ok vm stop d
+refused 1 "cannot delete VM 'd': VM 'd-1' is restored from its snapshot" vm delete d
+# A VM defined from a snapshot continues it.
+ok vm create from-snap --from-snapshot "$snap" --start
+wait_state from-snap running
 
 # --- migrate is not there yet, and says so
 refused 1 "migrate is not supported yet" vm migrate a --to otherhost
@@ -111,6 +129,12 @@ out=$( (sleep 0.5; printf 'over the socket\n'; sleep 2) | timeout 20 "$CASULO" v
 [[ "$out" == *"ECHO: over the socket"* ]] || fail "console output: $out"
 wait_state e stopped   # echo powers off after one line
 refused 1 "VM 'e' is stopped: its console is there while it runs" vm console e
+
+# --- a guest that crashes: the state says so, the reason is the VMM's error line
+ok vm create tf --kernel "$GUESTS/triplefault.elf" --memory 16M --start
+wait_state tf crashed
+ok vm info tf
+[[ "$OUT" == *"last exit:    exited with status 3: casulo: error: triple-fault"* ]] || fail "crash reason: $OUT"
 
 # --- restart policies
 create_spin r-fail --restart on-failure

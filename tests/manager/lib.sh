@@ -71,8 +71,11 @@ mgr_require() {
 }
 
 # daemon_start [ARGS...]: `casulo serve` in the background; waits until it answers.
+# $CASULO_VMM: another casulo binary to run the VMs (a sanitizer build of the
+# daemon cannot run VMMs under seccomp).
 daemon_start() {
-    "$CASULO" serve --state-dir "$STATE" --listen "unix:$SOCK" "$@" >>"$DLOG" 2>&1 &
+    "$CASULO" serve --state-dir "$STATE" --listen "unix:$SOCK" ${CASULO_VMM:+--vmm "$CASULO_VMM"} \
+        "$@" >>"$DLOG" 2>&1 &
     DAEMON_PID=$!
     local i=0
     until "$CASULO" vm list >/dev/null 2>&1; do
