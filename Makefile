@@ -15,7 +15,7 @@ ifeq ($(SAN),1)
 BASEFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDSAN     := -fsanitize=address,undefined
 endif
-LDLIBS    += -pthread -luring -lseccomp -ljansson -ldl
+LDLIBS    += -pthread -luring -lseccomp -ljansson -ldl -lsqlite3 -lnettle
 
 # `make V=1` shows full command lines.
 ifeq ($(V),1)
@@ -30,6 +30,10 @@ SRCS      := $(shell find src -name '*.c' | LC_ALL=C sort)
 MAIN_SRC  := src/cli/main.c
 LIB_SRCS  := $(filter-out $(MAIN_SRC),$(SRCS))
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+# The dashboard of `casulo serve`, generated from web/ (scripts/build-web.sh).
+WEB_GEN   := $(BUILD)/gen/web_assets.c
+WEB_OBJ   := $(BUILD)/gen/web_assets.o
+LIB_OBJS  += $(WEB_OBJ)
 MAIN_OBJ  := $(MAIN_SRC:%.c=$(BUILD)/%.o)
 LIB       := $(BUILD)/libcasulo.a
 BIN       := $(BUILD)/casulo
@@ -39,7 +43,7 @@ UNIT_BINS := $(UNIT_SRCS:%.c=$(BUILD)/%)
 UNIT_HELPERS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 UNIT_HELPER_OBJS := $(UNIT_HELPERS:%.c=$(BUILD)/%.o)
 
-.PHONY: all casulo check unit unit-asan kvm-tests cli-tests lint integration fuzz \
+.PHONY: all casulo check unit unit-asan kvm-tests manager-tests cli-tests browser-tests lint integration fuzz \
         guests run bench clean distclean
 .DEFAULT_GOAL := all
 
@@ -51,6 +55,14 @@ $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	$(call say,CC,$<)
 	$(Q)$(CC) $(CPPFLAGS) $(BASEFLAGS) $(CFLAGS) -MMD -MP -c -o $@ $<
+
+$(WEB_GEN): scripts/build-web.sh $(wildcard web/*.html web/*.js web/*.css) web/package-lock.json
+	$(call say,GEN,$@)
+	$(Q)scripts/build-web.sh $(BUILD)
+
+$(WEB_OBJ): $(WEB_GEN) include/manager/web_assets.h
+	$(call say,CC,$<)
+	$(Q)$(CC) $(CPPFLAGS) $(BASEFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(@D)
@@ -82,8 +94,16 @@ tier_scripts = $(sort $(filter-out %/lib.sh,$(wildcard tests/$(1)/*.sh)))
 kvm-tests: $(BIN) guests
 	@scripts/run-tests.sh kvm $(call tier_scripts,kvm)
 
+# casulo serve and casulo vm, with tiny guests on /dev/kvm.
+manager-tests: $(BIN) guests
+	@scripts/run-tests.sh manager $(call tier_scripts,manager)
+
 cli-tests: $(BIN) guests
 	@scripts/run-tests.sh cli $(call tier_scripts,cli)
+
+# The dashboard in headless chromium against a real casulo serve.
+browser-tests: $(BIN) guests
+	@scripts/run-tests.sh browser $(call tier_scripts,browser)
 
 # The OpenAPI spec: redocly lint + cross-checks against the route table.
 lint:

@@ -5,7 +5,7 @@
 # CHECK_TIERS="unit kvm" limits the run to some tiers.
 set -u
 cd "$(dirname "$0")/.."
-tiers=${CHECK_TIERS:-"unit unit-asan lint cli-tests kvm-tests fuzz integration"}
+tiers=${CHECK_TIERS:-"unit unit-asan lint cli-tests kvm-tests manager-tests fuzz integration browser-tests"}
 summary=$(mktemp); trap 'rm -f "$summary"' EXIT
 status=0
 for t in $tiers; do

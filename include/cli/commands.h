@@ -4,6 +4,8 @@
 #define CASULO_CLI_COMMANDS_H
 
 int cmd_run(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
+int cmd_vm(int argc, char **argv);
 
 #define CASULO_VERSION "0.1.0"
 

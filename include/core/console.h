@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The VM console: where the guest's serial output goes and where its input
- * comes from (--console stdio|file=PATH|off). On a TTY, stdin is switched to
+ * comes from (--console stdio|file=PATH|socket=PATH[,log=FILE]|off; the
+ * socket mode lives in console_socket.c). On a TTY, stdin is switched to
  * raw mode and restored on every exit path; Ctrl-A x quits, Ctrl-A Ctrl-A
  * sends a literal Ctrl-A, Ctrl-A h prints help (like QEMU).
  */
@@ -18,6 +19,7 @@
 #include "util/compiler.h"
 
 struct evloop;
+struct console_socket;
 
 /* Delivers guest input; returns how many bytes were taken (0 = full, retry later). */
 typedef size_t (*console_input_fn)(void *opaque, const uint8_t *buf, size_t len);
@@ -41,6 +43,7 @@ struct console {
     bool out_stalled;        /* the last write timed out: later ones do not wait */
     bool out_warned;         /* the "output dropped" warning was printed */
     struct evloop *loop;
+    struct console_socket *sock;  /* CONSOLE_SOCKET: clients instead of in_fd/out_fd */
     console_input_fn input;
     void *input_opaque;
     console_quit_fn quit;

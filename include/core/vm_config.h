@@ -25,7 +25,7 @@
 /* sizeof(sockaddr_un.sun_path): the longest path a UNIX socket can bind. */
 #define VM_CONFIG_API_SOCKET_MAX 108
 
-enum console_mode { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_OFF };
+enum console_mode { CONSOLE_STDIO, CONSOLE_FILE, CONSOLE_OFF, CONSOLE_SOCKET };
 enum reboot_action { REBOOT_EXIT, REBOOT_RESTART };
 
 struct vm_config {
@@ -35,7 +35,8 @@ struct vm_config {
     unsigned cpus;
     uint64_t memory;           /* bytes */
     enum console_mode console;
-    char *console_path;        /* CONSOLE_FILE */
+    char *console_path;        /* CONSOLE_FILE: the file; CONSOLE_SOCKET: the socket */
+    char *console_log;         /* CONSOLE_SOCKET: output also appended here; NULL: none */
     enum reboot_action on_reboot;
     struct disk_config *disks;     /* --disk, in order */
     unsigned nr_disks;

@@ -140,6 +140,8 @@ static const char *console_name(enum console_mode mode)
         return "file";
     case CONSOLE_OFF:
         return "off";
+    case CONSOLE_SOCKET:
+        return "socket";
     }
     return "unknown";
 }
@@ -191,7 +193,8 @@ static json_t *describe_config(const struct vm_config *cfg)
                      cfg->cmdline ? cfg->cmdline : VM_DEFAULT_CMDLINE, "cpus",
                      (json_int_t)cfg->cpus, "memory_bytes", (json_int_t)cfg->memory, "console",
                      console_name(cfg->console), "console_path",
-                     cfg->console == CONSOLE_FILE ? cfg->console_path : NULL, "on_reboot",
+                     cfg->console == CONSOLE_FILE || cfg->console == CONSOLE_SOCKET ? cfg->console_path
+                                                                           : NULL, "on_reboot",
                      cfg->on_reboot == REBOOT_RESTART ? "restart" : "exit", "rng", cfg->rng,
                      "disks", disks, "nets", nets);
 }

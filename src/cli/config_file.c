@@ -148,37 +148,6 @@ static int cfg_memory(const struct cfg_ctx *c, const struct cfg_key *k, const js
     return cfg_set(c, NULL, k->option, text, false);
 }
 
-static int cfg_console(const struct cfg_ctx *c, const struct cfg_key *k, const json_t *v)
-{
-    if (json_is_string(v))
-        return cfg_set(c, NULL, k->option, json_string_value(v), false);
-    if (!json_is_object(v))
-        return cfg_fail(c, "'%s' must be \"stdio\", \"off\", \"file=PATH\" or {\"file\": PATH}",
-                        k->name);
-    const char *key;
-    json_t *val;
-    json_object_foreach((json_t *)v, key, val) {
-        if (strcmp(key, "file") != 0)
-            return cfg_fail(c, "unknown key '%s' in '%s'", key, k->name);
-    }
-    const json_t *file = json_object_get(v, "file");
-    if (!file)
-        return cfg_fail(c, "'%s' object needs \"file\"", k->name);
-    if (!json_is_string(file))
-        return cfg_fail(c, "'%s.file' must be a string", k->name);
-    const char *path = json_string_value(file);
-    if (!*path)
-        return cfg_fail(c, "'%s.file' must not be empty", k->name);
-    size_t len = strlen(path) + sizeof("file=");
-    char *text = malloc(len);
-    if (!text)
-        return cfg_fail(c, "out of memory");
-    snprintf(text, len, "file=%s", path);
-    int ret = cfg_set(c, NULL, k->option, text, false);
-    free(text);
-    return ret;
-}
-
 /* The fields of an object in "disks" or "nets", and the JSON type each must have. */
 enum item_type { ITEM_STRING, ITEM_BOOL, ITEM_COUNT };
 
@@ -210,6 +179,59 @@ static bool spec_append(char *spec, size_t size, size_t *pos, const char *s, boo
     }
     spec[*pos] = '\0';
     return true;
+}
+
+/*
+ * "console": an option string, {"file": PATH} or {"socket": PATH, "log": FILE}
+ * (log optional), turned into the --console option text.
+ */
+static int cfg_console(const struct cfg_ctx *c, const struct cfg_key *k, const json_t *v)
+{
+    if (json_is_string(v))
+        return cfg_set(c, NULL, k->option, json_string_value(v), false);
+    if (!json_is_object(v))
+        return cfg_fail(c, "'%s' must be \"stdio\", \"off\", \"file=PATH\", {\"file\": PATH} or "
+                           "{\"socket\": PATH, \"log\": FILE}", k->name);
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)v, key, val) {
+        if (strcmp(key, "file") != 0 && strcmp(key, "socket") != 0 && strcmp(key, "log") != 0)
+            return cfg_fail(c, "unknown key '%s' in '%s'", key, k->name);
+        if (!json_is_string(val))
+            return cfg_fail(c, "'%s.%s' must be a string", k->name, key);
+        if (!*json_string_value(val))
+            return cfg_fail(c, "'%s.%s' must not be empty", k->name, key);
+    }
+    const json_t *file = json_object_get(v, "file");
+    const json_t *sock = json_object_get(v, "socket");
+    const json_t *log = json_object_get(v, "log");
+    if (!file == !sock)
+        return cfg_fail(c, "'%s' object needs either \"file\" or \"socket\"", k->name);
+    if (file && log)
+        return cfg_fail(c, "'%s.log' goes with \"socket\", not \"file\"", k->name);
+
+    /* Every ',' may double in the socket form: twice the text, plus the keys. */
+    size_t len = 2 * (strlen(json_string_value(file ? file : sock)) +
+                      (log ? strlen(json_string_value(log)) : 0)) + 32;
+    char *text = malloc(len);
+    if (!text)
+        return cfg_fail(c, "out of memory");
+    size_t pos = 0;
+    text[0] = '\0';
+    if (file) {
+        spec_append(text, len, &pos, "file=", false);
+        spec_append(text, len, &pos, json_string_value(file), false);
+    } else {
+        spec_append(text, len, &pos, "socket=", false);
+        spec_append(text, len, &pos, json_string_value(sock), true);
+        if (log) {
+            spec_append(text, len, &pos, ",log=", false);
+            spec_append(text, len, &pos, json_string_value(log), true);
+        }
+    }
+    int ret = cfg_set(c, NULL, k->option, text, false);
+    free(text);
+    return ret;
 }
 
 /*

@@ -23,6 +23,8 @@ static void usage(FILE *out)
           "  snapshot   save a paused VM (--api PATH DIR)\n"
           "  metrics    a VM's Prometheus metrics (--api PATH)\n"
           "  balloon    show a VM's balloon, or resize it (--api PATH [--target SIZE])\n"
+          "  serve      the VM manager daemon (casulo serve --help)\n"
+          "  vm         manage VMs through the daemon: create, list, start, ... (casulo vm help)\n"
           "  version    print the version\n"
           "  help       this help\n",
           out);
@@ -37,6 +39,10 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "serve") == 0)
+        return cmd_serve(argc - 1, argv + 1);
+    if (strcmp(cmd, "vm") == 0)
+        return cmd_vm(argc - 1, argv + 1);
     if (client_is_verb(cmd))
         return cmd_client(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {

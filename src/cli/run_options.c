@@ -62,7 +62,7 @@ void run_options_usage(FILE *out)
           "  --cmdline STR          kernel command line (default: \"" VM_DEFAULT_CMDLINE "\")\n"
           "  --cpus N               number of vCPUs (default 1)\n"
           "  --memory SIZE          guest RAM, e.g. 512M, 4G (default 512M)\n"
-          "  --console MODE         stdio (default), file=PATH or off\n"
+          "  --console MODE         stdio (default), file=PATH, socket=PATH[,log=FILE] or off\n"
           "  --on-reboot ACTION     exit (default) or restart when the guest reboots\n"
           "  --disk SPEC            virtio-blk disk, repeatable: path=FILE[,readonly=on][,id=NAME]\n"
           "                         [,serial=STR][,io=auto|uring|sync][,direct=on][,queues=N]\n"
@@ -113,9 +113,83 @@ static enum run_parse_result parse_cpus(const char *value, unsigned *cpus, char 
     return RUN_PARSE_OK;
 }
 
+/*
+ * Copies one item of a "key=value,key=value" list from *pos into a new
+ * string, undoing ",," (a literal comma), and leaves *pos after the comma.
+ */
+static char *console_item(const char **pos)
+{
+    const char *p = *pos;
+    char *item = malloc(strlen(p) + 1);
+    if (!item)
+        return NULL;
+    size_t n = 0;
+    while (*p) {
+        if (*p == ',') {
+            if (p[1] != ',') {
+                p++;
+                break;
+            }
+            p++;
+        }
+        item[n++] = *p++;
+    }
+    item[n] = '\0';
+    *pos = p;
+    return item;
+}
+
+/* socket=PATH[,log=FILE], each key at most once, in any order. */
+static enum run_parse_result parse_console_socket(const char *value, struct vm_config *cfg,
+                                                  char *err, size_t errlen)
+{
+    char *sock = NULL, *log = NULL;
+    const char *pos = value;
+    while (*pos) {
+        char *item = console_item(&pos);
+        if (!item) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+        char **dst = strncmp(item, "socket=", 7) == 0 ? &sock
+                     : strncmp(item, "log=", 4) == 0  ? &log
+                                                      : NULL;
+        const char *val = dst ? strchr(item, '=') + 1 : NULL;
+        if (!dst || *dst || !*val) {
+            snprintf(err, errlen, "--console '%s': %s '%s' (want socket=PATH[,log=FILE])", value,
+                     !dst ? "unknown item" : *dst ? "repeated item" : "empty value in", item);
+            free(item);
+            goto fail;
+        }
+        *dst = strdup(val);
+        free(item);
+        if (!*dst) {
+            snprintf(err, errlen, "out of memory");
+            goto fail;
+        }
+    }
+    if (!sock) {
+        snprintf(err, errlen, "--console '%s' needs socket=PATH", value);
+        goto fail;
+    }
+    cfg->console = CONSOLE_SOCKET;
+    free(cfg->console_path);
+    free(cfg->console_log);
+    cfg->console_path = sock;
+    cfg->console_log = log;
+    return RUN_PARSE_OK;
+
+fail:
+    free(sock);
+    free(log);
+    return RUN_PARSE_BAD_VALUE;
+}
+
 static enum run_parse_result parse_console(const char *value, struct vm_config *cfg, char *err,
                                            size_t errlen)
 {
+    if (strncmp(value, "socket=", 7) == 0 || strncmp(value, "log=", 4) == 0)
+        return parse_console_socket(value, cfg, err, errlen);
     if (strcmp(value, "stdio") == 0) {
         cfg->console = CONSOLE_STDIO;
     } else if (strcmp(value, "off") == 0) {
@@ -127,7 +201,8 @@ static enum run_parse_result parse_console(const char *value, struct vm_config *
             return RUN_PARSE_BAD_VALUE;
         }
     } else {
-        snprintf(err, errlen, "--console '%s' is not one of stdio, file=PATH, off", value);
+        snprintf(err, errlen, "--console '%s' is not one of stdio, file=PATH, socket=PATH[,log=FILE], off",
+                 value);
         return RUN_PARSE_BAD_VALUE;
     }
     return RUN_PARSE_OK;

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/console_socket.h"
 #include "core/evloop.h"
 #include "util/log.h"
 
@@ -105,6 +106,13 @@ int console_open(struct console *con, const struct vm_config *cfg, char *err, si
         }
         con->out_is_owned = true;
         break;
+    case CONSOLE_SOCKET:
+        e = console_socket_open(&con->sock, cfg->console_path, cfg->console_log, err, errlen);
+        if (e) {
+            pthread_mutex_destroy(&con->out_lock);
+            return e;
+        }
+        break;
     case CONSOLE_OFF:
         break;
     }
@@ -114,6 +122,8 @@ int console_open(struct console *con, const struct vm_config *cfg, char *err, si
 void console_close(struct console *con)
 {
     console_detach(con);
+    console_socket_close(con->sock);
+    con->sock = NULL;
     console_restore_tty(con);
     con->raw = false;
     if (con->out_is_owned && con->out_fd >= 0)
@@ -173,6 +183,10 @@ static void write_out(struct console *con, const uint8_t *p, size_t len)
 
 void console_write(struct console *con, const void *buf, size_t len)
 {
+    if (con->sock && len) {
+        console_socket_write(con->sock, buf, len);
+        return;
+    }
     if (con->out_fd < 0 || !len)
         return;
     pthread_mutex_lock(&con->out_lock);
@@ -330,6 +344,12 @@ int console_attach(struct console *con, struct evloop *loop, console_input_fn in
     con->input_opaque = input_opaque;
     con->quit = quit;
     con->quit_opaque = quit_opaque;
+    if (con->sock) {
+        int ret = console_socket_attach(con->sock, loop, input, input_opaque);
+        if (ret)
+            con->loop = NULL;
+        return ret;
+    }
     if (con->in_fd < 0)
         return 0;
 
@@ -361,6 +381,8 @@ fail_close:
 
 void console_detach(struct console *con)
 {
+    if (con->sock && con->loop)
+        console_socket_detach(con->sock);
     if (con->loop) {
         watch_input(con, false);
         if (con->ready_fd >= 0)
@@ -377,6 +399,8 @@ void console_detach(struct console *con)
 void console_input_ready(struct console *con)
 {
     /* Only an eventfd write: safe from a vCPU thread holding device locks. */
-    if (con->ready_fd >= 0)
+    if (con->sock)
+        console_socket_input_ready(con->sock);
+    else if (con->ready_fd >= 0)
         signal_ready(con);
 }

@@ -33,6 +33,7 @@ void vm_config_free(struct vm_config *cfg)
     free(cfg->initrd_path);
     free(cfg->cmdline);
     free(cfg->console_path);
+    free(cfg->console_log);
     free(cfg->disks);
     free(cfg->nets);
     memset(cfg, 0, sizeof(*cfg));
@@ -121,6 +122,12 @@ int vm_config_validate(const struct vm_config *cfg, unsigned max_cpus, char *err
     }
     if (cfg->console == CONSOLE_FILE && (!cfg->console_path || !*cfg->console_path)) {
         snprintf(err, errlen, "--console file= needs a path");
+        return -EINVAL;
+    }
+    if (cfg->console == CONSOLE_SOCKET && (!cfg->console_path || !*cfg->console_path ||
+                                           strlen(cfg->console_path) >= VM_CONFIG_API_SOCKET_MAX)) {
+        snprintf(err, errlen, "--console socket= needs a path of 1 to %d bytes",
+                 VM_CONFIG_API_SOCKET_MAX - 1);
         return -EINVAL;
     }
     return 0;

@@ -25,6 +25,10 @@ static struct {
     enum MHD_Result (*add_header)(struct MHD_Response *, const char *, const char *);
     enum MHD_Result (*queue)(struct MHD_Connection *, unsigned int, struct MHD_Response *);
     void (*destroy)(struct MHD_Response *);
+    /* The dashboard's console: WebSocket upgrade. */
+    const char *(*lookup)(struct MHD_Connection *, enum MHD_ValueKind, const char *);
+    struct MHD_Response *(*for_upgrade)(MHD_UpgradeHandler, void *);
+    enum MHD_Result (*upgrade_action)(struct MHD_UpgradeResponseHandle *, enum MHD_UpgradeAction, ...);
 } mhd = { .once = PTHREAD_ONCE_INIT };
 
 static void load(void)
@@ -42,6 +46,9 @@ static void load(void)
         { (void **)&mhd.add_header, "MHD_add_response_header" },
         { (void **)&mhd.queue, "MHD_queue_response" },
         { (void **)&mhd.destroy, "MHD_destroy_response" },
+        { (void **)&mhd.lookup, "MHD_lookup_connection_value" },
+        { (void **)&mhd.for_upgrade, "MHD_create_response_for_upgrade" },
+        { (void **)&mhd.upgrade_action, "MHD_upgrade_action" },
     };
     for (size_t i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
         *syms[i].slot = dlsym(h, syms[i].name);
@@ -107,4 +114,23 @@ enum MHD_Result MHD_queue_response(struct MHD_Connection *connection, unsigned i
 void MHD_destroy_response(struct MHD_Response *response)
 {
     mhd.destroy(response);
+}
+
+const char *MHD_lookup_connection_value(struct MHD_Connection *connection, enum MHD_ValueKind kind,
+                                        const char *key)
+{
+    return mhd.lookup(connection, kind, key);
+}
+
+struct MHD_Response *MHD_create_response_for_upgrade(MHD_UpgradeHandler upgrade_handler,
+                                                     void *upgrade_handler_cls)
+{
+    return mhd.for_upgrade(upgrade_handler, upgrade_handler_cls);
+}
+
+/* The actions casulo uses (close, cork on/off) take no extra arguments. */
+enum MHD_Result MHD_upgrade_action(struct MHD_UpgradeResponseHandle *urh,
+                                   enum MHD_UpgradeAction action, ...)
+{
+    return mhd.upgrade_action(urh, action);
 }

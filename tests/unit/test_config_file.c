@@ -122,6 +122,18 @@ static void other_forms(void **state)
     assert_false(o.cfg.rng);
     vm_config_free(&o.cfg);
 
+    /* The socket form: an object (a comma in a path survives) or the option string. */
+    assert_int_equal(parse_json("{\"console\": {\"socket\": \"/run/a,b.sock\", \"log\": \"/l\"}}", &o, err,
+                                sizeof(err)), 0);
+    assert_int_equal(o.cfg.console, CONSOLE_SOCKET);
+    assert_string_equal(o.cfg.console_path, "/run/a,b.sock");
+    assert_string_equal(o.cfg.console_log, "/l");
+    vm_config_free(&o.cfg);
+    assert_int_equal(parse_json("{\"console\": \"socket=/run/c.sock\"}", &o, err, sizeof(err)), 0);
+    assert_int_equal(o.cfg.console, CONSOLE_SOCKET);
+    assert_string_equal(o.cfg.console_path, "/run/c.sock");
+    assert_null(o.cfg.console_log);
+    vm_config_free(&o.cfg);
     assert_int_equal(parse_json("{\"console\": \"file=/tmp/d.log\"}", &o, err, sizeof(err)), 0);
     assert_int_equal(o.cfg.console, CONSOLE_FILE);
     assert_string_equal(o.cfg.console_path, "/tmp/d.log");
@@ -153,9 +165,11 @@ static void exact_messages(void **state)
         { "{\"memory\": 0}", "config 'vm.json': memory must not be 0" },
         { "{\"cpus\": 0}", "config 'vm.json': cpus must be at least 1" },
         { "{\"cpus\": -1}", "config 'vm.json': cpus '-1' is not a number of vCPUs" },
-        { "{\"console\": \"tty\"}", "config 'vm.json': console 'tty' is not one of stdio, file=PATH, off" },
+        { "{\"console\": \"tty\"}", "config 'vm.json': console 'tty' is not one of stdio, file=PATH, socket=PATH[,log=FILE], off" },
         { "{\"console\": {\"path\": \"x\"}}", "config 'vm.json': unknown key 'path' in 'console'" },
-        { "{\"console\": {}}", "config 'vm.json': 'console' object needs \"file\"" },
+        { "{\"console\": {}}", "config 'vm.json': 'console' object needs either \"file\" or \"socket\"" },
+        { "{\"console\": {\"file\": \"/f\", \"log\": \"/l\"}}",
+          "config 'vm.json': 'console.log' goes with \"socket\", not \"file\"" },
         { "{\"console\": {\"file\": \"\"}}", "config 'vm.json': 'console.file' must not be empty" },
         { "{\"on_reboot\": \"never\"}", "config 'vm.json': on-reboot 'never' is not one of exit, restart" },
         { "{\"log_level\": \"loud\"}",

@@ -91,7 +91,7 @@ static void bad_values(void **state)
         { "--memory", "abc", "not a size" }, { "--memory", "0", "must not be 0" },
         { "--memory", "99999999999T", "too large" }, { "--cpus", "0", "at least 1" },
         { "--cpus", "-1", "not a number" }, { "--cpus", "2x", "not a number" },
-        { "--console", "tty", "stdio, file=PATH, off" }, { "--console", "file=", "stdio" },
+        { "--console", "tty", "stdio, file=PATH, socket=PATH[,log=FILE], off" }, { "--console", "file=", "stdio" },
         { "--on-reboot", "sometimes", "exit, restart" }, { "--log-level", "loud", "error, warn" },
         { "--log-format", "xml", "text, json" }, { "--api-socket", "", "1 to 107 bytes" },
         { "--config", "/nonexistent/vm.json", "cannot open config '/nonexistent/vm.json'" },
@@ -169,6 +169,30 @@ static void new_flags(void **state)
     assert_int_equal(o.log_format, LOG_FORMAT_TEXT);
     assert_string_equal(o.cfg.api_socket, "");
     vm_config_free(&o.cfg);
+}
+
+/* --console socket=PATH[,log=FILE]: either order, ",," for a literal comma. */
+static void console_socket_option(void **state)
+{
+    (void)state;
+    static const char *const cases[][3] = {
+        { "socket=/run/vm.sock", "/run/vm.sock", NULL },
+        { "socket=/run/a,,b.sock,log=/var/log/c.log", "/run/a,b.sock", "/var/log/c.log" },
+        { "log=/l,socket=/s", "/s", "/l" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct run_options o;
+        char err[256];
+        char *argv[] = { "run", "--kernel", "k", "--console", (char *)cases[i][0], NULL };
+        assert_int_equal(run_options_parse(5, argv, &o, err, sizeof(err)), RUN_PARSE_OK);
+        assert_int_equal(o.cfg.console, CONSOLE_SOCKET);
+        assert_string_equal(o.cfg.console_path, cases[i][1]);
+        if (cases[i][2])
+            assert_string_equal(o.cfg.console_log, cases[i][2]);
+        else
+            assert_null(o.cfg.console_log);
+        vm_config_free(&o.cfg);
+    }
 }
 
 /* Writes a config file into path (a mkstemp template). */
@@ -335,6 +359,7 @@ int main(void)
         cmocka_unit_test(bad_values),
         cmocka_unit_test(validate_checks_files_and_sizes),
         cmocka_unit_test(new_flags),
+        cmocka_unit_test(console_socket_option),
         cmocka_unit_test(config_file_then_flags),
         cmocka_unit_test(config_file_completeness),
         cmocka_unit_test(set_by_name),
