@@ -138,9 +138,9 @@ static int call(const struct vm_args *a, const char *method, const char *path, j
     return 0;
 }
 
-static void format_uptime(json_int_t s, char *buf, size_t len)
+static void format_uptime(json_int_t s, bool up, char *buf, size_t len)
 {
-    if (s <= 0)
+    if (!up || s < 0)
         snprintf(buf, len, "-");
     else if (s < 60)
         snprintf(buf, len, "%llds", (long long)s);
@@ -173,7 +173,8 @@ static int verb_list(const struct vm_args *a)
     json_array_foreach(list, i, vm) {
         char mem[32], up[32];
         size_format((uint64_t)json_integer_value(json_object_get(vm, "memory")), mem, sizeof(mem));
-        format_uptime(json_integer_value(json_object_get(vm, "uptime_s")), up, sizeof(up));
+        format_uptime(json_integer_value(json_object_get(vm, "uptime_s")),
+                      json_is_integer(json_object_get(vm, "pid")), up, sizeof(up));
         printf("%-24s %-9s %4lld %8s %8s\n", str(vm, "name"), str(vm, "state"),
                (long long)json_integer_value(json_object_get(vm, "cpus")), mem, up);
     }
@@ -185,7 +186,8 @@ static void print_vm(json_t *vm)
 {
     char mem[32], up[32];
     size_format((uint64_t)json_integer_value(json_object_get(vm, "memory")), mem, sizeof(mem));
-    format_uptime(json_integer_value(json_object_get(vm, "uptime_s")), up, sizeof(up));
+    format_uptime(json_integer_value(json_object_get(vm, "uptime_s")),
+                  json_is_integer(json_object_get(vm, "pid")), up, sizeof(up));
     printf("name:         %s\n", str(vm, "name"));
     printf("state:        %s\n", str(vm, "state"));
     json_t *pid = json_object_get(vm, "pid");
