@@ -47,7 +47,7 @@ static void vm_usage(FILE *out)
 {
     fputs("usage: casulo vm [--connect ADDR] [--token TOKEN] [--json] VERB [NAME] [options]\n"
           "\n"
-          "Manage VMs through the casulo daemon (casulo serve). ADDR: unix:PATH (default\n"
+          "Manage VMs through the casulo daemon (casulo serve). ADDR: unix:PATH or PATH (default\n"
           VM_CLIENT_DEFAULT_CONNECT ", or $CASULO_CONNECT), http://HOST:PORT or tcp:HOST:PORT;\n"
           "TOKEN (or $CASULO_TOKEN) for a daemon started with --token-file.\n"
           "\n"
@@ -618,7 +618,7 @@ int cmd_vm(int argc, char **argv)
 /* The console socket's path comes from the daemon; the socket itself is local. */
 static int verb_console(const struct vm_args *a)
 {
-    if (strncmp(a->client.connect, "unix:", 5) != 0) {
+    if (strncmp(a->client.connect, "unix:", 5) != 0 && a->client.connect[0] != '/') {
         fprintf(stderr, "casulo: error: vm console needs the daemon's Unix socket (--connect "
                 "unix:PATH); over TCP, use the dashboard's console\n");
         return 1;
