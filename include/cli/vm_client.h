@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The `casulo vm` client's connection to the daemon: where it listens
- * (--connect unix:PATH | http://HOST:PORT | tcp:HOST:PORT, or CASULO_CONNECT),
+ * (--connect unix:PATH | /PATH | http://HOST:PORT | tcp:HOST:PORT, or
+ * CASULO_CONNECT),
  * the bearer token (--token or CASULO_TOKEN), and one request at a time.
  */
 #ifndef CASULO_CLI_VM_CLIENT_H

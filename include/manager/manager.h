@@ -168,6 +168,8 @@ int mgr_http_start(struct mgr *m, char *err, size_t errlen) MUST_CHECK;
 void mgr_http_stop(struct mgr *m);
 
 /* files (files.c) */
+/* mkdir -p: the last component with mode, the ones above 0755. */
+int mgr_mkdir_p(const char *path, mode_t mode);
 int mgr_write_file_atomic(const char *path, const char *data, size_t len) MUST_CHECK;
 int mgr_remove_tree(const char *path);
 /* Copies a disk image: a reflink where the filesystem can, else a sparse copy. */

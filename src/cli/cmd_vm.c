@@ -47,7 +47,7 @@ static void vm_usage(FILE *out)
 {
     fputs("usage: casulo vm [--connect ADDR] [--token TOKEN] [--json] VERB [NAME] [options]\n"
           "\n"
-          "Manage VMs through the casulo daemon (casulo serve). ADDR: unix:PATH (default\n"
+          "Manage VMs through the casulo daemon (casulo serve). ADDR: unix:PATH or PATH (default\n"
           VM_CLIENT_DEFAULT_CONNECT ", or $CASULO_CONNECT), http://HOST:PORT or tcp:HOST:PORT;\n"
           "TOKEN (or $CASULO_TOKEN) for a daemon started with --token-file.\n"
           "\n"
@@ -138,9 +138,9 @@ static int call(const struct vm_args *a, const char *method, const char *path, j
     return 0;
 }
 
-static void format_uptime(json_int_t s, char *buf, size_t len)
+static void format_uptime(json_int_t s, bool up, char *buf, size_t len)
 {
-    if (s <= 0)
+    if (!up || s < 0)
         snprintf(buf, len, "-");
     else if (s < 60)
         snprintf(buf, len, "%llds", (long long)s);
@@ -173,7 +173,8 @@ static int verb_list(const struct vm_args *a)
     json_array_foreach(list, i, vm) {
         char mem[32], up[32];
         size_format((uint64_t)json_integer_value(json_object_get(vm, "memory")), mem, sizeof(mem));
-        format_uptime(json_integer_value(json_object_get(vm, "uptime_s")), up, sizeof(up));
+        format_uptime(json_integer_value(json_object_get(vm, "uptime_s")),
+                      json_is_integer(json_object_get(vm, "pid")), up, sizeof(up));
         printf("%-24s %-9s %4lld %8s %8s\n", str(vm, "name"), str(vm, "state"),
                (long long)json_integer_value(json_object_get(vm, "cpus")), mem, up);
     }
@@ -185,7 +186,8 @@ static void print_vm(json_t *vm)
 {
     char mem[32], up[32];
     size_format((uint64_t)json_integer_value(json_object_get(vm, "memory")), mem, sizeof(mem));
-    format_uptime(json_integer_value(json_object_get(vm, "uptime_s")), up, sizeof(up));
+    format_uptime(json_integer_value(json_object_get(vm, "uptime_s")),
+                  json_is_integer(json_object_get(vm, "pid")), up, sizeof(up));
     printf("name:         %s\n", str(vm, "name"));
     printf("state:        %s\n", str(vm, "state"));
     json_t *pid = json_object_get(vm, "pid");
@@ -616,7 +618,7 @@ int cmd_vm(int argc, char **argv)
 /* The console socket's path comes from the daemon; the socket itself is local. */
 static int verb_console(const struct vm_args *a)
 {
-    if (strncmp(a->client.connect, "unix:", 5) != 0) {
+    if (strncmp(a->client.connect, "unix:", 5) != 0 && a->client.connect[0] != '/') {
         fprintf(stderr, "casulo: error: vm console needs the daemon's Unix socket (--connect "
                 "unix:PATH); over TCP, use the dashboard's console\n");
         return 1;

@@ -33,8 +33,8 @@ int vm_client_request(const struct vm_client *c, const char *method, const char 
     const char *target = c->connect;
     char url[1024];
     const char *sock = NULL;
-    if (strncmp(target, "unix:", 5) == 0) {
-        sock = target + 5;
+    if (strncmp(target, "unix:", 5) == 0 || target[0] == '/') {
+        sock = target + (target[0] == '/' ? 0 : 5);
         snprintf(url, sizeof(url), "http://localhost%s", path);
     } else if (strncmp(target, "http://", 7) == 0) {
         snprintf(url, sizeof(url), "%s%s", target, path);

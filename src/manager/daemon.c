@@ -116,24 +116,6 @@ static void on_signal(void *opaque, uint32_t events)
     evloop_stop(&m->loop);
 }
 
-static int mkdir_p(const char *path, mode_t mode)
-{
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-        return -ENAMETOOLONG;
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p != '/')
-            continue;
-        *p = '\0';
-        if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-            return -errno;
-        *p = '/';
-    }
-    if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
-}
-
 static int read_token(struct mgr *m, const char *path, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "re");
@@ -157,7 +139,7 @@ static int read_token(struct mgr *m, const char *path, char *err, size_t errlen)
 
 static int setup_paths(struct mgr *m, char *err, size_t errlen)
 {
-    int ret = mkdir_p(m->opts.state_dir, 0700);
+    int ret = mgr_mkdir_p(m->opts.state_dir, 0700);
     char *abs = ret ? NULL : realpath(m->opts.state_dir, NULL);
     if (!abs) {
         ret = ret ? ret : -errno;

@@ -56,7 +56,6 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
     if (!text)
         return MHD_NO;
     size_t len = strlen(text);
-    text[len] = '\0';
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_COPY);
     free(text);
     if (!resp)
@@ -146,10 +145,9 @@ static int split(const char *path, char seg[3][128])
 static enum MHD_Result method_not_allowed(struct MHD_Connection *c, const char *method,
                                           const char *url, const char *allow)
 {
-    json_t *o = json_pack("{s:s}", "error", "method not allowed");
     char msg[256];
     snprintf(msg, sizeof(msg), "method %s is not allowed on %s (allowed: %s)", method, url, allow);
-    json_object_set_new(o, "error", json_string(msg));
+    json_t *o = json_pack("{s:s}", "error", msg);
     char *text = json_dumps(o, JSON_COMPACT);
     json_decref(o);
     struct MHD_Response *resp = text ? MHD_create_response_from_buffer(strlen(text), text,
@@ -291,6 +289,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
     log_debug("serve", "http: %s", msg);
 }
 
+/* The socket's directory (/run/casulo by default), 0755 so group members reach the socket. */
 static int mkdir_parent(const char *path)
 {
     char dir[PATH_MAX];
@@ -299,19 +298,10 @@ static int mkdir_parent(const char *path)
     if (!slash || slash == dir)
         return 0;
     *slash = '\0';
-    for (char *p = dir + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(dir, 0755);
-            *p = '/';
-        }
-    }
-    if (mkdir(dir, 0755) < 0 && errno != EEXIST)
-        return -errno;
-    return 0;
+    return mgr_mkdir_p(dir, 0755);
 }
 
-static int listen_unix(struct mgr *m, struct mgr_http *h, const char *path, char *err, size_t errlen)
+static int listen_unix(struct mgr_http *h, const char *path, char *err, size_t errlen)
 {
     struct sockaddr_un addr = { .sun_family = AF_UNIX };
     if (!*path || strlen(path) >= sizeof(addr.sun_path)) {
@@ -373,7 +363,6 @@ static int listen_unix(struct mgr *m, struct mgr_http *h, const char *path, char
         goto fail;
     }
     h->unix_path = strdup(path);
-    (void)m;
     return fd;
 fail:
     unlink(path);
@@ -449,7 +438,7 @@ int mgr_http_start(struct mgr *m, char *err, size_t errlen)
     const char *l = m->opts.listen;
     int fd;
     if (strncmp(l, "unix:", 5) == 0) {
-        fd = listen_unix(m, h, l + 5, err, errlen);
+        fd = listen_unix(h, l + 5, err, errlen);
     } else if (strncmp(l, "tcp:", 4) == 0) {
         fd = listen_tcp(m, l + 4, err, errlen);
     } else {

@@ -20,6 +20,8 @@ refused 1 "another casulo serve is using the state directory" \
     "$CASULO" serve --state-dir "$STATE" --listen "unix:$T/other.sock"
 refused 1 "is in use by another casulo serve" \
     "$CASULO" serve --state-dir "$T/state2" --listen "unix:$SOCK"
+# A bare path is a Unix socket too.
+ok vm --connect "$SOCK" list
 daemon_stop
 [ ! -e "$SOCK" ] || fail "the socket is left behind after SIGTERM"
 
