@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * libmicrohttpd and libcurl are loaded on first use instead of at exec:
+ * libmicrohttpd and libcurl (and SQLite and nettle) are loaded on first use instead of at exec:
  * between them they pull in ~30 shared libraries (TLS, Kerberos, LDAP, ...),
  * which cost a VM that uses neither ~5 ms and ~7 MiB at every start. The
  * wrappers in src/util/lazy_mhd.c and lazy_curl.c define the libraries' own
@@ -18,5 +18,9 @@
  */
 bool lazy_mhd_load(char *err, size_t errlen);
 bool lazy_curl_load(char *err, size_t errlen);
+/* SQLite (the manager's store) and nettle (its WebSocket handshake): the same
+ * reasoning, for libraries only `casulo serve` uses (lazy_sqlite.c, lazy_nettle.c). */
+bool lazy_sqlite_load(char *err, size_t errlen);
+bool lazy_nettle_load(char *err, size_t errlen);
 
 #endif

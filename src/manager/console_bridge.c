@@ -29,6 +29,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "util/lazylib.h"
 #include "manager/web.h"
 #include "manager/websocket.h"
 #include "util/log.h"
@@ -281,6 +282,9 @@ int web_console_upgrade(struct MHD_Connection *c, const char *console_path)
         return reply_error(c, MHD_HTTP_BAD_REQUEST, "this URL is a WebSocket (Upgrade: websocket)");
     if (!version || strcmp(version, "13") != 0)
         return reply_error(c, MHD_HTTP_UPGRADE_REQUIRED, "WebSocket version 13 is required");
+    char why[256];
+    if (!lazy_nettle_load(why, sizeof(why)))
+        return reply_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, why);
     if (ws_accept_key(key, accept) < 0)
         return reply_error(c, MHD_HTTP_BAD_REQUEST, "Sec-WebSocket-Key is not 16 bytes of base64");
     if (!origin_ok(c))

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "util/compiler.h"
+#include "util/lazylib.h"
 
 static const char *const migrations[] = {
     /* 1: the first schema */
@@ -99,6 +100,8 @@ static int migrate(struct mgr_store *s, char *err, size_t errlen)
 int mgr_store_open(struct mgr_store *s, const char *path, char *err, size_t errlen)
 {
     s->db = NULL;
+    if (!lazy_sqlite_load(err, errlen))
+        return -ENOSYS;
     int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                              SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {

@@ -16,12 +16,16 @@
 #include <nettle/base64.h>
 #include <nettle/sha1.h>
 
+#include "util/lazylib.h"
+
 static const char ws_guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 int ws_accept_key(const char *key, char out[WS_ACCEPT_LEN + 1])
 {
     if (!key || strlen(key) != WS_KEY_LEN)
         return -EINVAL;
+    if (!lazy_nettle_load(NULL, 0))
+        return -ENOSYS;
     /* The key must decode to exactly 16 bytes ("==" padding, valid alphabet). */
     struct base64_decode_ctx dec;
     uint8_t raw[BASE64_DECODE_LENGTH(WS_KEY_LEN)];
