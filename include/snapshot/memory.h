@@ -45,7 +45,7 @@ struct snap_memory_header {
 /*
  * Writes the header and every guest page that holds data into `fd` (an empty
  * file); *data_bytes says how much RAM was written. Anonymous RAM is scanned
- * with mincore (a page never touched is zero); file-backed RAM (a restored
+ * for touched pages (util/page_scan.h; a page never touched is zero); file-backed RAM (a restored
  * VM) is scanned in full, since its untouched pages live in the old file.
  */
 int snap_memory_write(const struct guest_mem *gm, int fd, const uint8_t id[SNAP_ID_LEN],

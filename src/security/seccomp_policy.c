@@ -261,6 +261,7 @@ static const struct sandbox_rule api_rules[] = {
     ALLOW(fdatasync),
     ALLOW(ftruncate),
     ALLOW(pwrite64),
+    ALLOW(pread64),           /* snapshot: touched pages from /proc/self/pagemap */
     ALLOW(fstat),
     ALLOW_IOCTL(KVM_RUN),     /* completes a parked vCPU's pending I/O before saving */
     ALLOW_IOCTL(KVM_CHECK_EXTENSION),

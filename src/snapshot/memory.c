@@ -18,8 +18,9 @@
 #include "core/guest_mem.h"
 #include "snapshot/format.h"
 #include "util/compiler.h"
+#include "util/page_scan.h"
 
-#define SCAN_PAGES 4096u   /* pages per mincore call */
+#define SCAN_PAGES 4096u   /* pages per scan of touched pages */
 
 static bool page_is_zero(const uint8_t *p, size_t len)
 {
@@ -56,6 +57,8 @@ int snap_memory_write(const struct guest_mem *gm, int fd, const uint8_t id[SNAP_
 
     uint8_t *hdr_page = calloc(1, SNAP_MEMORY_DATA_OFFSET);
     unsigned char *vec = malloc(SCAN_PAGES);
+    struct page_scan scan;
+    page_scan_open(&scan);
     int ret = 0;
     if (!hdr_page || !vec) {
         ret = -ENOMEM;
@@ -85,11 +88,8 @@ int snap_memory_write(const struct guest_mem *gm, int fd, const uint8_t id[SNAP_
         size_t npages = (chunk + page - 1) / page;
         if (gm->file_backed)
             memset(vec, 1, npages);
-        else if (mincore((void *)(base + off), chunk, vec) < 0) {
-            ret = -errno;
-            snprintf(err, errlen, "cannot scan guest memory (mincore): %s", strerror(errno));
-            goto out;
-        }
+        else
+            (void)page_scan_touched(&scan, (void *)(base + off), chunk, vec);  /* all 1 on failure */
         for (size_t i = 0; i < npages; i++) {
             uint64_t p = off + i * page;
             bool data = (vec[i] & 1) && !page_is_zero(base + p, page);
@@ -118,6 +118,7 @@ int snap_memory_write(const struct guest_mem *gm, int fd, const uint8_t id[SNAP_
 io_error:
     snprintf(err, errlen, "cannot write the snapshot memory file: %s", strerror(-ret));
 out:
+    page_scan_close(&scan);
     free(vec);
     free(hdr_page);
     return ret;
