@@ -1,28 +1,40 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# bench/io.sh [-n REQUESTS]: virtio I/O cost in casulo and in QEMU, both
-# driven by the same tiny guest (tests/guest/virtio.S, polled driver, one
+# bench/io.sh [-n REQUESTS] [-p]: virtio I/O cost in casulo and in QEMU,
+# both driven by the same tiny guest (tests/guest/virtio.S bench mode, one
 # synchronous request at a time), so the guest's own cost is the same:
 #   rd4k  4 KiB virtio-blk reads   (QEMU: virtio-blk-pci, aio=io_uring; casulo: io=uring)
 #   wr64k 64 KiB virtio-blk writes (same raw image, host page cache on both)
 #   tx    1500-byte virtio-net frames to a TAP (QEMU: tap, vhost=off)
+# The guest waits for each completion's MSI-X interrupt with sti; hlt, as a
+# real driver does; -p makes it busy-poll the used ring instead. On a
+# KVM-PVM host every guest CPL0 instruction is emulated and charged to the
+# vCPU thread, so a polling guest's spinning would count as VMM CPU for
+# either VMM; sleeping, the vCPU thread's time is KVM's (the guest's short
+# loop, the interrupt, halt and wake-up), and the guest's loop is kept to a
+# few instructions.
 # For each: requests/s over the guest's loop (host time between its
 # "BENCH START" and "BENCH END" lines), VMM exits to userspace per request
 # (perf's kvm:kvm_userspace_exit; KVM_RUN returns, every vCPU; target ~0
 # with ioeventfd kicks) and host CPU time of the whole VMM process per
 # request (user + system time of all its threads between those two lines,
-# from /proc; the vCPU thread's time, which includes the guest's emulated
-# driver and its polling, is in it for both), and the same without the vCPU
+# from /proc; the vCPU thread's included), and the same without the vCPU
 # threads: the VMM's own I/O work per request. Exits per request are
 # (exits of a run with N requests - exits of a run with 0) / N, which
 # cancels start-up (QEMU's firmware makes thousands).
 # QEMU boots the guest's PVH entry (bench/virtio-pvh.ld keeps its ELF note).
-# Performance lives here, never in tests: nothing is asserted.
+# Measured figures are in docs/io.md. Performance lives here, never in
+# tests: nothing is asserted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=10000
-while getopts "n:" o; do
-    case $o in n) N=$OPTARG ;; *) echo "usage: $0 [-n REQUESTS]" >&2; exit 2 ;; esac
+WAIT=
+while getopts "n:p" o; do
+    case $o in
+        n) N=$OPTARG ;;
+        p) WAIT=" wait=poll" ;;
+        *) echo "usage: $0 [-n REQUESTS] [-p]" >&2; exit 2 ;;
+    esac
 done
 BUILD=${BUILD:-build}
 OUT=$BUILD/bench
@@ -94,15 +106,15 @@ row() {   # WORKLOAD VMM
 
 blk_rows() {   # WORKLOAD
     local w=$1
-    CMD0=("$CASULO" run --kernel "$GUEST" --memory 128M --disk "path=$IMG,io=uring" --cmdline "bench=$w n=0")
-    CMDN=("${CMD0[@]:0:${#CMD0[@]}-1}" "bench=$w n=$N")
+    CMD0=("$CASULO" run --kernel "$GUEST" --memory 128M --disk "path=$IMG,io=uring" --cmdline "bench=$w n=0$WAIT")
+    CMDN=("${CMD0[@]:0:${#CMD0[@]}-1}" "bench=$w n=$N$WAIT")
     row "$w" casulo
     [ -n "$QEMU" ] || return 0
     local q=("$QEMU" "${QEMU_COMMON[@]}"
              -drive "file=$IMG,if=none,id=d0,format=raw,aio=io_uring"
              -device virtio-blk-pci,drive=d0,disable-legacy=on -append)
-    CMD0=("${q[@]}" "bench=$w n=0 exit=qemu")
-    CMDN=("${q[@]}" "bench=$w n=$N exit=qemu")
+    CMD0=("${q[@]}" "bench=$w n=0 exit=qemu$WAIT")
+    CMDN=("${q[@]}" "bench=$w n=$N exit=qemu$WAIT")
     row "$w" qemu
 }
 
@@ -118,23 +130,25 @@ if [ "$(id -u)" = 0 ] && ip netns add "$NS" 2>/dev/null; then
     ip netns exec "$NS" sysctl -qw net.ipv6.conf.bio0.disable_ipv6=1
     ip -n "$NS" link set bio0 up
     NX=(ip netns exec "$NS")
-    CMD0=("${NX[@]}" "$CASULO" run --kernel "$GUEST" --memory 128M --net tap=bio0 --cmdline "bench=tx n=0")
-    CMDN=("${CMD0[@]:0:${#CMD0[@]}-1}" "bench=tx n=$N")
+    CMD0=("${NX[@]}" "$CASULO" run --kernel "$GUEST" --memory 128M --net tap=bio0 --cmdline "bench=tx n=0$WAIT")
+    CMDN=("${CMD0[@]:0:${#CMD0[@]}-1}" "bench=tx n=$N$WAIT")
     row tx casulo
     if [ -n "$QEMU" ]; then
         q=("${NX[@]}" "$QEMU" "${QEMU_COMMON[@]}"
            -netdev tap,id=n0,ifname=bio0,script=no,downscript=no,vhost=off
            -device virtio-net-pci,netdev=n0,disable-legacy=on -append)
-        CMD0=("${q[@]}" "bench=tx n=0 exit=qemu")
-        CMDN=("${q[@]}" "bench=tx n=$N exit=qemu")
+        CMD0=("${q[@]}" "bench=tx n=0 exit=qemu$WAIT")
+        CMDN=("${q[@]}" "bench=tx n=$N exit=qemu$WAIT")
         row tx qemu
     fi
 else
     echo "note: no network namespace (needs root); virtio-net not measured" >&2
 fi
 
-echo "virtio I/O: $N synchronous requests per run, tiny polled guest (same for both VMMs)"
-echo "(cpu: the whole VMM process in the loop, its vCPU thread busy polling included;"
+MODE="interrupt-driven (sti; hlt)"
+[ -z "$WAIT" ] || MODE="busy-polling"
+echo "virtio I/O: $N synchronous requests per run, tiny $MODE guest (same for both VMMs)"
+echo "(cpu: the whole VMM process in the loop, its vCPU threads included;"
 echo " io_cpu: the same without the vCPU threads, i.e. the VMM's own I/O work)"
 printf '%-7s %-7s %10s %12s %15s %10s\n' workload vmm req_per_s cpu_us/req io_cpu_us/req exits/req
 awk -F'\t' '{ printf "%-7s %-7s %10s %12s %15s %10s\n", $1, $2, $3, $4, $5, $6 }' "$RESULTS"
