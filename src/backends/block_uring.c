@@ -9,8 +9,8 @@
  * have in flight, so an SQE is always free and the completion queue (twice
  * the size) cannot overflow.
  *
- * A request the kernel can serve without blocking (a read from the page
- * cache, most buffered writes) completes inside io_uring_enter(); submit
+ * A request the kernel can serve without blocking (such as a read from
+ * the page cache) completes inside io_uring_enter(); submit
  * reaps such completions at once, so they reach the guest without another
  * trip through epoll. The owner accepts done() from inside submit (the sync
  * engine always calls it there).
