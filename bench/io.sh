@@ -1,28 +1,45 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# bench/io.sh [-n REQUESTS]: virtio I/O cost in casulo and in QEMU, both
-# driven by the same tiny guest (tests/guest/virtio.S, polled driver, one
+# bench/io.sh [-n REQUESTS] [-r REPEATS] [-p]: virtio I/O cost in casulo and in QEMU,
+# both driven by the same tiny guest (tests/guest/virtio.S bench mode, one
 # synchronous request at a time), so the guest's own cost is the same:
 #   rd4k  4 KiB virtio-blk reads   (QEMU: virtio-blk-pci, aio=io_uring; casulo: io=uring)
 #   wr64k 64 KiB virtio-blk writes (same raw image, host page cache on both)
 #   tx    1500-byte virtio-net frames to a TAP (QEMU: tap, vhost=off)
+# The guest waits for each completion's MSI-X interrupt with sti; hlt, as a
+# real driver does; -p makes it busy-poll the used ring instead. On a
+# KVM-PVM host every guest CPL0 instruction is emulated and charged to the
+# vCPU thread, so a polling guest's spinning would count as VMM CPU for
+# either VMM; sleeping, the vCPU thread's time is KVM's (the guest's short
+# loop, the interrupt, halt and wake-up), and the guest's loop is kept to a
+# few instructions.
 # For each: requests/s over the guest's loop (host time between its
-# "BENCH START" and "BENCH END" lines), VMM exits to userspace per request
-# (perf's kvm:kvm_userspace_exit; KVM_RUN returns, every vCPU; target ~0
-# with ioeventfd kicks) and host CPU time of the whole VMM process per
-# request (user + system time of all its threads between those two lines,
-# from /proc; the vCPU thread's time, which includes the guest's emulated
-# driver and its polling, is in it for both), and the same without the vCPU
-# threads: the VMM's own I/O work per request. Exits per request are
-# (exits of a run with N requests - exits of a run with 0) / N, which
-# cancels start-up (QEMU's firmware makes thousands).
+# "BENCH START" and "BENCH END" lines), host CPU time of the whole VMM
+# process per request (on-CPU time of all its threads between those two
+# lines, bench/vmmrun.py; the vCPU thread's included), the same without
+# the vCPU threads (the VMM's own I/O work per request), and VMM exits to
+# userspace per request (perf's kvm:kvm_userspace_exit; KVM_RUN returns,
+# every vCPU; target ~0 with ioeventfd kicks): (exits of a run with N
+# requests - exits of a run with 0) / N, which cancels start-up (QEMU's
+# firmware makes thousands). Exits come from their own runs: perf on the
+# VMM's threads costs time at each of their context switches. The other
+# columns are medians of -r runs per VMM (default 5), the VMMs taking
+# turns, because this 2-core host's other load moves single runs by 2x.
 # QEMU boots the guest's PVH entry (bench/virtio-pvh.ld keeps its ELF note).
-# Performance lives here, never in tests: nothing is asserted.
+# Measured figures are in docs/io.md. Performance lives here, never in
+# tests: nothing is asserted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=10000
-while getopts "n:" o; do
-    case $o in n) N=$OPTARG ;; *) echo "usage: $0 [-n REQUESTS]" >&2; exit 2 ;; esac
+REPEATS=5
+WAIT=
+while getopts "n:pr:" o; do
+    case $o in
+        n) N=$OPTARG ;;
+        p) WAIT=" wait=poll" ;;
+        r) REPEATS=$OPTARG ;;
+        *) echo "usage: $0 [-n REQUESTS] [-r REPEATS] [-p]" >&2; exit 2 ;;
+    esac
 done
 BUILD=${BUILD:-build}
 OUT=$BUILD/bench
@@ -54,13 +71,13 @@ else
     echo "note: perf cannot count kvm:kvm_userspace_exit here; exits not measured" >&2
 fi
 
-# measure KEY N CMD...: one run; sets R_LOOP R_CPU R_VCPU (in the loop)
-# R_EXITS (whole run); KEY names the logs.
+# measure KEY N PERF CMD...: one run; sets R_LOOP R_CPU R_VCPU (in the
+# loop) and, with PERF=1, R_EXITS (whole run); KEY names the logs.
 measure() {
-    local key=$1 n=$2 line rc
-    shift 2
+    local key=$1 n=$2 count=$3 line rc
+    shift 3
     local wrap=()
-    [ $EXITS = 1 ] && wrap=(perf stat -x, -o "$OUT/$key.perf" -e kvm:kvm_userspace_exit --)
+    [ "$count" = 1 ] && wrap=(perf stat -x, -o "$OUT/$key.perf" -e kvm:kvm_userspace_exit --)
     line=$(python3 bench/vmmrun.py "$OUT/$key.log" "${wrap[@]}" "$@")
     read -r R_LOOP R_CPU R_VCPU _ rc <<<"$line"
     if ! grep -q '^bench_errors=0' "$OUT/$key.log"; then
@@ -69,41 +86,67 @@ measure() {
         exit 1
     fi
     R_EXITS=nan
-    [ $EXITS = 1 ] && R_EXITS=$(awk -F, '/kvm_userspace_exit/ { print $1 }' "$OUT/$key.perf")
+    [ "$count" = 1 ] && R_EXITS=$(awk -F, '/kvm_userspace_exit/ { print $1 }' "$OUT/$key.perf")
     return 0
 }
 
-# row WORKLOAD VMM: runs CMD0 (0 requests, for the exit baseline) and CMDN
-# (N requests) and appends a result row.
-RESULTS=$OUT/io.tsv
-: >"$RESULTS"
-row() {   # WORKLOAD VMM
-    local w=$1 vmm=$2 loop cpu vcpu ex ex0=nan
-    if [ $EXITS = 1 ]; then
-        measure "$w-$vmm-0" 0 "${CMD0[@]}"
-        ex0=$R_EXITS
+# exits_per_req KEY CMD0 CMDN (array names): (exits of CMDN - exits of
+# CMD0) / N from two perf-counted runs, or nan without perf. Only these
+# runs are counted: a perf event on the VMM's threads costs time at each of
+# their context switches, which would inflate the CPU figures.
+exits_per_req() {
+    local key=$1 e0
+    local -n c0=$2 cn=$3
+    R_EXPR=nan
+    [ $EXITS = 1 ] || return 0
+    measure "$key-exits0" 0 1 "${c0[@]}"
+    e0=$R_EXITS
+    measure "$key-exitsN" "$N" 1 "${cn[@]}"
+    R_EXPR=$(awk -v e="$R_EXITS" -v e0="$e0" -v n="$N" 'BEGIN { printf "%.3f", (e - e0) / n }')
+}
+
+# rows WORKLOAD: each VMM's exits per request (C0/CN for casulo, Q0/QN
+# for QEMU: 0 and N requests), then REPEATS plain runs of N requests of
+# each, casulo and QEMU taking turns so that a change in the host's load
+# hits both alike; each appends "workload vmm loop_s cpu_s vcpu_s
+# exits_per_request" to $RAW.
+RAW=$OUT/io-runs.tsv
+: >"$RAW"
+rows() {   # WORKLOAD
+    local w=$1 r vmm ex_casulo ex_qemu=nan
+    local vmms=(casulo)
+    [ -n "$QEMU" ] && vmms+=(qemu)
+    exits_per_req "$w-casulo" C0 CN
+    ex_casulo=$R_EXPR
+    if [ -n "$QEMU" ]; then
+        exits_per_req "$w-qemu" Q0 QN
+        ex_qemu=$R_EXPR
     fi
-    measure "$w-$vmm-n" "$N" "${CMDN[@]}"
-    loop=$R_LOOP cpu=$R_CPU vcpu=$R_VCPU ex=$R_EXITS
-    awk -v w="$w" -v v="$vmm" -v n="$N" -v l="$loop" -v c="$cpu" -v vc="$vcpu" \
-        -v e="$ex" -v e0="$ex0" 'BEGIN {
-        ex = (e == "nan" || e0 == "nan") ? "nan" : sprintf("%.3f", (e - e0) / n)
-        printf "%s\t%s\t%.0f\t%.1f\t%.1f\t%s\n", w, v, n / l, c / n * 1e6,
-               (c - vc) / n * 1e6, ex }' >>"$RESULTS"
+    for r in $(seq "$REPEATS"); do
+        for vmm in "${vmms[@]}"; do
+            if [ "$vmm" = casulo ]; then
+                measure "$w-casulo-$r" "$N" 0 "${CN[@]}"
+                R_EXPR=$ex_casulo
+            else
+                measure "$w-qemu-$r" "$N" 0 "${QN[@]}"
+                R_EXPR=$ex_qemu
+            fi
+            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$vmm" "$R_LOOP" "$R_CPU" "$R_VCPU" \
+                "$R_EXPR" >>"$RAW"
+        done
+    done
 }
 
 blk_rows() {   # WORKLOAD
     local w=$1
-    CMD0=("$CASULO" run --kernel "$GUEST" --memory 128M --disk "path=$IMG,io=uring" --cmdline "bench=$w n=0")
-    CMDN=("${CMD0[@]:0:${#CMD0[@]}-1}" "bench=$w n=$N")
-    row "$w" casulo
-    [ -n "$QEMU" ] || return 0
+    C0=("$CASULO" run --kernel "$GUEST" --memory 128M --disk "path=$IMG,io=uring" --cmdline "bench=$w n=0$WAIT")
+    CN=("${C0[@]:0:${#C0[@]}-1}" "bench=$w n=$N$WAIT")
     local q=("$QEMU" "${QEMU_COMMON[@]}"
              -drive "file=$IMG,if=none,id=d0,format=raw,aio=io_uring"
              -device virtio-blk-pci,drive=d0,disable-legacy=on -append)
-    CMD0=("${q[@]}" "bench=$w n=0 exit=qemu")
-    CMDN=("${q[@]}" "bench=$w n=$N exit=qemu")
-    row "$w" qemu
+    Q0=("${q[@]}" "bench=$w n=0 exit=qemu$WAIT")
+    QN=("${q[@]}" "bench=$w n=$N exit=qemu$WAIT")
+    rows "$w"
 }
 
 blk_rows rd4k
@@ -118,23 +161,39 @@ if [ "$(id -u)" = 0 ] && ip netns add "$NS" 2>/dev/null; then
     ip netns exec "$NS" sysctl -qw net.ipv6.conf.bio0.disable_ipv6=1
     ip -n "$NS" link set bio0 up
     NX=(ip netns exec "$NS")
-    CMD0=("${NX[@]}" "$CASULO" run --kernel "$GUEST" --memory 128M --net tap=bio0 --cmdline "bench=tx n=0")
-    CMDN=("${CMD0[@]:0:${#CMD0[@]}-1}" "bench=tx n=$N")
-    row tx casulo
-    if [ -n "$QEMU" ]; then
-        q=("${NX[@]}" "$QEMU" "${QEMU_COMMON[@]}"
-           -netdev tap,id=n0,ifname=bio0,script=no,downscript=no,vhost=off
-           -device virtio-net-pci,netdev=n0,disable-legacy=on -append)
-        CMD0=("${q[@]}" "bench=tx n=0 exit=qemu")
-        CMDN=("${q[@]}" "bench=tx n=$N exit=qemu")
-        row tx qemu
-    fi
+    C0=("${NX[@]}" "$CASULO" run --kernel "$GUEST" --memory 128M --net tap=bio0 --cmdline "bench=tx n=0$WAIT")
+    CN=("${C0[@]:0:${#C0[@]}-1}" "bench=tx n=$N$WAIT")
+    q=("${NX[@]}" "$QEMU" "${QEMU_COMMON[@]}"
+       -netdev tap,id=n0,ifname=bio0,script=no,downscript=no,vhost=off
+       -device virtio-net-pci,netdev=n0,disable-legacy=on -append)
+    Q0=("${q[@]}" "bench=tx n=0 exit=qemu$WAIT")
+    QN=("${q[@]}" "bench=tx n=$N exit=qemu$WAIT")
+    rows tx
 else
     echo "note: no network namespace (needs root); virtio-net not measured" >&2
 fi
 
-echo "virtio I/O: $N synchronous requests per run, tiny polled guest (same for both VMMs)"
-echo "(cpu: the whole VMM process in the loop, its vCPU thread busy polling included;"
+# One row per workload and VMM: the median over its runs of each column.
+RESULTS=$OUT/io.tsv
+python3 - "$RAW" "$N" >"$RESULTS" <<'PY'
+import statistics, sys
+runs = {}
+n = int(sys.argv[2])
+for line in open(sys.argv[1]):
+    w, vmm, loop, cpu, vcpu, ex = line.split()
+    r = runs.setdefault((w, vmm), [[], [], [], ex])
+    r[0].append(n / float(loop))
+    r[1].append(float(cpu) / n * 1e6)
+    r[2].append((float(cpu) - float(vcpu)) / n * 1e6)
+for (w, vmm), r in runs.items():
+    med = [statistics.median(x) for x in r[:3]]
+    print('%s\t%s\t%.0f\t%.1f\t%.1f\t%s' % (w, vmm, med[0], med[1], med[2], r[3]))
+PY
+MODE="interrupt-driven (sti; hlt)"
+[ -z "$WAIT" ] || MODE="busy-polling"
+echo "virtio I/O: $N synchronous requests per run, tiny $MODE guest (same for both VMMs);"
+echo "median of $REPEATS runs per VMM, the two VMMs taking turns"
+echo "(cpu: the whole VMM process in the loop, its vCPU threads included;"
 echo " io_cpu: the same without the vCPU threads, i.e. the VMM's own I/O work)"
 printf '%-7s %-7s %10s %12s %15s %10s\n' workload vmm req_per_s cpu_us/req io_cpu_us/req exits/req
 awk -F'\t' '{ printf "%-7s %-7s %10s %12s %15s %10s\n", $1, $2, $3, $4, $5, $6 }' "$RESULTS"

@@ -3,13 +3,17 @@
 # bench/vmmrun.py OUTFILE CMD...: runs one VMM for bench/io.sh and prints
 # "loop_s loop_cpu_s loop_vcpu_cpu_s total_cpu_s rc". loop_s is the host time between the
 # guest's "BENCH START" and "BENCH END" lines on the command's stdout
-# (timestamped as they arrive); loop_cpu_s is the user + system CPU time the
+# (timestamped as they arrive); loop_cpu_s is the CPU time the
 # command's process tree (the VMM with all its threads: vCPU, I/O, io_uring
 # workers; a wrapper such as perf or `ip netns exec` included, idle) spent
-# between those two lines, from /proc/PID/stat, so start-up and firmware
-# time are left out; loop_vcpu_cpu_s is the part of it spent by vCPU
-# threads (named vcpuN by casulo, "CPU N/KVM" by QEMU with -name
-# debug-threads=on), which includes the guest's own emulated code;
+# between those two lines, so start-up and firmware time are left out. It
+# is the sum of the threads' on-CPU time from
+# /proc/PID/task/TID/schedstat (nanoseconds; the utime/stime of
+# /proc/PID/stat come in ticks, 4 ms here, too coarse for an I/O thread
+# that runs a few microseconds per request); the time of a thread that
+# exits between the two lines is missed. loop_vcpu_cpu_s is the part of it
+# spent by vCPU threads (named vcpuN by casulo, "CPU N/KVM" by QEMU with
+# -name debug-threads=on), which includes the guest's own emulated code;
 # total_cpu_s is the whole run's (wait4). stdout and stderr go to OUTFILE.
 import os
 import re
@@ -17,51 +21,49 @@ import subprocess
 import sys
 import time
 
-TICK = os.sysconf('SC_CLK_TCK')
-
-
 # vCPU thread names: casulo's, and QEMU's with -name debug-threads=on.
 VCPU_RE = re.compile(r'^(vcpu\d+|CPU \d+/KVM)$')
 
 
-def stat_cpu(path):
-    """(ppid, user + system seconds) from a /proc stat file."""
+def stat_ppid(path):
+    """The parent pid from a /proc stat file."""
     with open(path) as f:
-        fields = f.read().rsplit(')', 1)[1].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / TICK
+        return int(f.read().rsplit(')', 1)[1].split()[1])
 
 
 def tree_cpu(root):
-    """(all, vcpu): CPU seconds of root and its descendants, dead threads
-    included, and of their vCPU threads alone."""
-    parent, cpu = {}, {}
+    """(all, vcpu): on-CPU seconds of the live threads of root and its
+    descendants, and of their vCPU threads alone."""
+    parent = {}
     for name in os.listdir('/proc'):
         if not name.isdigit():
             continue
         try:
-            parent[int(name)], cpu[int(name)] = stat_cpu('/proc/%s/stat' % name)
+            parent[int(name)] = stat_ppid('/proc/%s/stat' % name)
         except OSError:
             continue
     total = vcpu = 0.0
-    for pid, c in cpu.items():
+    for pid in parent:
         p = pid
         while p > 1 and p != root:
             p = parent.get(p, 0)
         if p != root:
             continue
-        total += c
         try:
             tids = os.listdir('/proc/%d/task' % pid)
         except OSError:
             continue
         for tid in tids:
             try:
+                with open('/proc/%d/task/%s/schedstat' % (pid, tid)) as f:
+                    t = int(f.read().split()[0]) / 1e9
                 with open('/proc/%d/task/%s/comm' % (pid, tid)) as f:
-                    if not VCPU_RE.match(f.read().strip()):
-                        continue
-                vcpu += stat_cpu('/proc/%d/task/%s/stat' % (pid, tid))[1]
+                    comm = f.read().strip()
             except OSError:
                 continue
+            total += t
+            if VCPU_RE.match(comm):
+                vcpu += t
     return total, vcpu
 
 

@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The io_uring engine. Requests become SQEs (readv, writev, fsync,
- * fallocate) pointing at the caller's iovecs in guest RAM; the ring's
- * completions are signalled through an eventfd watched by the VM's I/O
- * event loop, whose handler tells the owner to reap them. The ring is sized
- * to `depth`, the most requests the owner can have in flight, so an SQE is
- * always free and the completion queue (twice the size) cannot overflow.
+ * fallocate) pointing at the caller's iovecs in guest RAM. The VM's I/O
+ * event loop watches the ring's own fd, readable while the completion
+ * queue holds entries, and its handler tells the owner to reap them; no
+ * eventfd sits in between, so a completion costs no eventfd signal and no
+ * read(). The ring is sized to `depth`, the most requests the owner can
+ * have in flight, so an SQE is always free and the completion queue (twice
+ * the size) cannot overflow.
+ *
+ * A request the kernel can serve without blocking (such as a read from
+ * the page cache) completes inside io_uring_enter(); submit
+ * reaps such completions at once, so they reach the guest without another
+ * trip through epoll. The owner accepts done() from inside submit (the sync
+ * engine always calls it there).
  *
  * Flushes carry IOSQE_IO_DRAIN: they start only after every earlier request
  * finished, so a flush covers every write submitted before it, not only the
@@ -16,8 +24,6 @@
 #include <liburing.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
-#include <unistd.h>
 
 #include "block_engine.h"
 #include "core/evloop.h"
@@ -25,17 +31,14 @@
 
 struct uring_engine {
     struct io_uring ring;
-    int efd;
     unsigned inflight;
 };
 
-static void uring_on_eventfd(void *opaque, uint32_t events)
+/* Level-triggered: the ring fd stays readable until the owner reaps every entry. */
+static void uring_on_ring(void *opaque, uint32_t events)
 {
     struct block_backend *be = opaque;
-    struct uring_engine *u = be->priv;
-    uint64_t v;
-    ssize_t n = read(u->efd, &v, sizeof(v));   /* EAGAIN when already drained: fine */
-    (void)n;
+    (void)events;
     be->ready(be->ready_opaque);
 }
 
@@ -46,33 +49,19 @@ static int uring_init(struct block_backend *be, unsigned depth, char *err, size_
     struct uring_engine *u = calloc(1, sizeof(*u));
     if (!u)
         return error_set(err, errlen, -ENOMEM, "io_uring: out of memory");
-    u->efd = -1;
     int rc = io_uring_queue_init(depth, &u->ring, 0);
     if (rc < 0) {
         error_set(err, errlen, rc, "io_uring unavailable: %s", strerror(-rc));
         goto fail_free;
     }
-    u->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (u->efd < 0) {
-        rc = -errno;
-        error_set(err, errlen, rc, "io_uring: eventfd: %s", strerror(-rc));
-        goto fail_ring;
-    }
-    rc = io_uring_register_eventfd(&u->ring, u->efd);
-    if (rc < 0) {
-        error_set(err, errlen, rc, "io_uring: register eventfd: %s", strerror(-rc));
-        goto fail_efd;
-    }
     be->priv = u;
-    rc = evloop_add(be->loop, u->efd, EPOLLIN, uring_on_eventfd, be);
+    rc = evloop_add(be->loop, u->ring.ring_fd, EPOLLIN, uring_on_ring, be);
     if (rc < 0) {
         error_set(err, errlen, rc, "io_uring: event loop: %s", strerror(-rc));
         be->priv = NULL;
-        goto fail_efd;
+        goto fail_ring;
     }
     return 0;
-fail_efd:
-    close(u->efd);
 fail_ring:
     io_uring_queue_exit(&u->ring);
 fail_free:
@@ -85,12 +74,13 @@ static void uring_fini(struct block_backend *be)
     struct uring_engine *u = be->priv;
     if (!u)
         return;
-    evloop_remove(be->loop, u->efd);
+    evloop_remove(be->loop, u->ring.ring_fd);
     io_uring_queue_exit(&u->ring);
-    close(u->efd);
     free(u);
     be->priv = NULL;
 }
+
+static unsigned uring_complete(struct block_backend *be);
 
 static int uring_submit(struct block_backend *be, struct block_req *req)
 {
@@ -127,8 +117,10 @@ static int uring_submit(struct block_backend *be, struct block_req *req)
     do {
         rc = io_uring_submit(&u->ring);
     } while (rc == -EINTR);
-    if (rc >= 0)
+    if (rc >= 0) {
+        (void)uring_complete(be);   /* what finished inside io_uring_enter() */
         return 0;
+    }
     /*
      * The kernel may still see the SQE on the next submit: defuse it into a
      * no-op that completes nobody, and do this request the blocking way.
