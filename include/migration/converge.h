@@ -11,8 +11,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define MIG_THROTTLE_FIRST 20u   /* percent of each time slice a throttled vCPU sleeps */
-#define MIG_THROTTLE_STEP 10u
+#define MIG_THROTTLE_FIRST 30u   /* percent of each time slice a throttled vCPU sleeps */
+#define MIG_THROTTLE_STEP 20u
 #define MIG_THROTTLE_MAX 99u
 /* A guest converges while it dirties less than this share of the link. */
 #define MIG_CONVERGE_RATIO 0.95
@@ -37,6 +37,14 @@ uint64_t mig_expected_downtime_ms(uint64_t remaining, double bandwidth);
 bool mig_fits_downtime(uint64_t remaining, double bandwidth, uint32_t max_downtime_ms);
 /* Whether the dirty rate leaves room for the copy to catch up. */
 bool mig_is_converging(double dirty_rate, double bandwidth);
+/*
+ * The dirty rate alone cannot see a working set larger than what one pass
+ * sends (it saturates at working set / pass time), so a pass that left at
+ * least MIG_STALL_RATIO of the previous pass's remainder counts as stalled.
+ */
+#define MIG_STALL_RATIO 0.9
+bool mig_remaining_stalled(uint64_t previous, uint64_t current);
+
 /* The auto-converge throttle after a pass that did not converge. */
 unsigned mig_throttle_next(unsigned current);
 

@@ -67,3 +67,8 @@ unsigned mig_throttle_next(unsigned current)
     unsigned next = current + MIG_THROTTLE_STEP;
     return next > MIG_THROTTLE_MAX ? MIG_THROTTLE_MAX : next;
 }
+
+bool mig_remaining_stalled(uint64_t previous, uint64_t current)
+{
+    return previous && (double)current >= (double)previous * MIG_STALL_RATIO;
+}

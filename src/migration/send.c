@@ -265,7 +265,7 @@ static int precopy(struct send_ctx *c)
     publish(c, "precopy", c->nr_pages, true);
     uint64_t last_sync = mig_now_ns();
     ret = send_pass(c, c->nr_pages);
-    bool throttled_pass = false;
+    uint64_t prev_remaining = 0;
     while (!ret) {
         uint64_t pass_ns = mig_now_ns() - last_sync;
         if (pass_ns < MIN_PASS_NS) {
@@ -280,22 +280,19 @@ static int precopy(struct send_ctx *c)
         c->dirty_rate = mig_ewma(c->dirty_rate, mig_rate(count * MIG_PAGE_SIZE, now - last_sync));
         last_sync = now;
         uint64_t remaining = count * MIG_PAGE_SIZE;
-        bool converging = mig_is_converging(c->dirty_rate, c->bandwidth);
+        /* The first pass (all of RAM) says nothing about the guest's working set. */
+        bool stalled = c->iteration > 1 && mig_remaining_stalled(prev_remaining, remaining);
+        prev_remaining = remaining;
+        bool converging = mig_is_converging(c->dirty_rate, c->bandwidth) && !stalled;
         publish(c, NULL, count, converging);
         if (mig_fits_downtime(remaining, c->bandwidth, p->max_downtime_ms))
             return 0;
         if (!converging && p->auto_converge && c->throttle < MIG_THROTTLE_MAX) {
-            /* One pass at each step before the next, so its effect is measured. */
-            if (!throttled_pass || c->throttle == 0) {
-                c->throttle = mig_throttle_next(c->throttle);
-                if (mig_throttle_set(c->s, c->throttle))
-                    log_warn("migrate", "cannot start the vCPU throttle thread");
-                log_info("migrate", "guest dirties %.1f MiB/s, link %.1f MiB/s: throttling vCPUs "
-                         "to %u%%", c->dirty_rate / MIB, c->bandwidth / MIB, 100 - c->throttle);
-                throttled_pass = true;
-            } else {
-                throttled_pass = false;
-            }
+            c->throttle = mig_throttle_next(c->throttle);
+            if (mig_throttle_set(c->s, c->throttle))
+                log_warn("migrate", "cannot start the vCPU throttle thread");
+            log_info("migrate", "guest dirties %.1f MiB/s, link %.1f MiB/s: vCPUs throttled by "
+                     "%u%%", c->dirty_rate / MIB, c->bandwidth / MIB, c->throttle);
             publish(c, NULL, count, converging);
         }
         if (p->timeout_s && now - c->s->started_ns > (uint64_t)p->timeout_s * 1000000000ull) {
