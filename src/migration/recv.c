@@ -8,6 +8,8 @@
  * leaves nothing running and one line saying why.
  */
 #include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,8 +45,25 @@ void mig_incoming_fail(struct mig_incoming *in, const char *why)
     if (!in || in->sock.fd < 0)
         return;
     in->sock.timeout_ms = 1000;
-    int ret = mig_write_error(&in->w, why);
-    (void)ret;
+    if (mig_write_error(&in->w, why))
+        return;
+    /*
+     * Closing with the source's data unread would send a reset, which can
+     * discard our ERROR before the source reads it: say we are done and
+     * read until the source closes (bounded).
+     */
+    shutdown(in->sock.fd, SHUT_WR);
+    char sink[65536];
+    for (int idle = 0; idle < 20;) {
+        struct pollfd p = { .fd = in->sock.fd, .events = POLLIN };
+        if (poll(&p, 1, 100) <= 0) {
+            idle++;
+            continue;
+        }
+        ssize_t n = recv(in->sock.fd, sink, sizeof(sink), 0);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            break;
+    }
 }
 
 void mig_incoming_close(struct mig_incoming *in)

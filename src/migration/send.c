@@ -9,6 +9,7 @@
  * it (docs/migration.md, "Failure semantics").
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -72,6 +73,44 @@ static void publish(struct send_ctx *c, const char *phase, uint64_t remaining_pa
     i->converging = converging;
     i->throttle_percent = c->throttle;
     pthread_mutex_unlock(&c->s->lock);
+}
+
+/*
+ * A destination that gives up sends ERROR and keeps reading until we close,
+ * so its reason reaches us; it is checked for between messages. Returns 0
+ * while nothing came, else fills c->err.
+ */
+static int check_peer(struct send_ctx *c, int wait_ms)
+{
+    struct pollfd pfd = { .fd = c->sock.fd, .events = POLLIN };
+    if (poll(&pfd, 1, wait_ms) <= 0)
+        return 0;
+    struct mig_msg m;
+    char why[300];
+    int saved = c->sock.timeout_ms;
+    c->sock.timeout_ms = 2000;
+    int ret = mig_read_msg(&c->r, &m, why, sizeof(why));
+    c->sock.timeout_ms = saved;
+    if (ret) {
+        snprintf(c->err, sizeof(c->err), "the destination closed the connection (%s)", why);
+        return -ECONNRESET;
+    }
+    if (m.type == MIG_MSG_ERROR) {
+        char text[MIG_ERROR_MAX + 1];
+        mig_error_text(&m, text, sizeof(text));
+        snprintf(c->err, sizeof(c->err), "the destination refused the migration: %.340s", text);
+        return -ECONNREFUSED;
+    }
+    snprintf(c->err, sizeof(c->err), "the destination sent %s during the copy", mig_msg_name(m.type));
+    return -EPROTO;
+}
+
+/* After a failed send: the destination's ERROR, if it sent one, says more than EPIPE. */
+static int send_failed(struct send_ctx *c, int ret)
+{
+    if (ret == -EPIPE || ret == -ECONNRESET)
+        check_peer(c, 1000);
+    return ret;
 }
 
 /* Waits out the bandwidth cap in short sleeps, so a cancel is seen at once. */
@@ -146,7 +185,7 @@ static int send_pages(struct send_ctx *c)
             c->pages_sent += n;
         }
         if (ret)
-            return ret;
+            return send_failed(c, ret);
         for (uint64_t i = 0; i < n; i++)
             c->bits[(p + i) / 64] &= ~(1ull << ((p + i) % 64));
         p += n;
@@ -155,6 +194,9 @@ static int send_pages(struct send_ctx *c)
             return ret;
         if (++since_publish == 64) {
             since_publish = 0;
+            ret = check_peer(c, 0);
+            if (ret)
+                return ret;
             pthread_mutex_lock(&c->s->lock);
             c->s->info.bytes_sent = c->w.bytes;
             c->s->info.pages_sent = c->pages_sent;
@@ -175,8 +217,10 @@ static int send_pass(struct send_ctx *c, uint64_t pages)
         return ret;
     struct mig_iter it = { .iteration = c->iteration, .pages = pages };
     ret = mig_write_msg(&c->w, MIG_MSG_ITER, &it, sizeof(it), NULL, 0);
+    if (!ret)
+        ret = check_peer(c, 0);
     if (ret)
-        return ret;
+        return send_failed(c, ret);
     uint64_t bytes = c->w.bytes - b0, ns = mig_now_ns() - t0;
     /*
      * A pass of a few pages measures latency, not bandwidth: it only counts
@@ -368,6 +412,8 @@ static enum switch_result switchover(struct send_ctx *c, uint64_t *downtime_ns)
     }
     if (!ret) {
         ret = mig_write_msg(&c->w, MIG_MSG_STATE, state.data, state.len, NULL, 0);
+        if (ret)
+            send_failed(c, ret);
         io_error(c, ret, "sending the device state");
     }
     free(state.data);

@@ -177,9 +177,12 @@ int mig_read_msg(struct mig_reader *r, struct mig_msg *m, char *err, size_t errl
     struct mig_msg_header mh;
     int ret = r->read(r->opaque, &mh, sizeof(mh));
     if (ret) {
-        snprintf(err, errlen, ret == -ENODATA ? "migration stream ended early (the peer closed it)"
-                                              : "cannot read the migration stream: %s",
-                 strerror(-ret));
+        if (ret == -ETIMEDOUT)
+            snprintf(err, errlen, "the peer sent nothing for too long (link down?)");
+        else
+            snprintf(err, errlen, ret == -ENODATA ? "migration stream ended early (the peer closed it)"
+                                                  : "cannot read the migration stream: %s",
+                     strerror(-ret));
         return ret == -ENODATA ? -ECONNRESET : ret;
     }
     if (mh.type < 1 || mh.type > MIG_MSG_TYPE_MAX || mh.reserved) {
