@@ -24,6 +24,17 @@ int api_action_migrate_start(struct api_ctx *ctx, const struct mig_params *p, ch
         return -EBUSY;
     if (!ctx->ops->migrate_start)
         return not_supported(err, errlen);
+    if (p->max_downtime_ms > MIG_MAX_DOWNTIME_LIMIT_MS || p->bandwidth_mib_s > MIG_BANDWIDTH_LIMIT_MIB_S ||
+        p->timeout_s > MIG_TIMEOUT_LIMIT_S) {
+        snprintf(err, errlen, "max_downtime_ms must be at most %u, bandwidth_mib_s at most %u and "
+                 "timeout_s at most %u", MIG_MAX_DOWNTIME_LIMIT_MS, MIG_BANDWIDTH_LIMIT_MIB_S,
+                 MIG_TIMEOUT_LIMIT_S);
+        return -EINVAL;
+    }
+    if (strncmp(p->url, "tcp:", 4) != 0) {
+        snprintf(err, errlen, "field 'url' must be tcp:HOST:PORT");
+        return -EINVAL;
+    }
     switch (ctx->ops->state(ctx->vm)) {
     case API_VM_STOPPING:
         snprintf(err, errlen, "the VM is stopping");
