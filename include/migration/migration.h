@@ -65,6 +65,15 @@ int mig_source_cancel(struct vm *vm, char *err, size_t errlen) MUST_CHECK;
 void mig_source_destroy(struct vm *vm);
 
 /*
+ * Read-write disks on shared storage are locked by one VM at a time
+ * (src/migration/disks.c): set_locked takes or drops every disk's lock,
+ * rolling back on failure; relock retries while another VM still holds one
+ * (a destination that is exiting).
+ */
+int mig_disks_set_locked(struct vm *vm, bool locked, char *err, size_t errlen) MUST_CHECK;
+int mig_disks_relock(struct vm *vm, char *err, size_t errlen) MUST_CHECK;
+
+/*
  * Destination, in two steps around vm_create:
  *   mig_incoming_accept   before the VM exists: listens on `url`, takes one
  *                         connection and checks the stream's header against

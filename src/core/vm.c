@@ -420,7 +420,10 @@ static int create_virtio_devices(struct vm *vm, char *err, size_t errlen)
     char name[16];
     for (unsigned i = 0; i < cfg->nr_disks; i++) {
         struct vblk *vb;
-        int ret = vblk_create(&vb, &cfg->disks[i], &vm->io_loop, err, errlen);
+        /* An incoming VM takes its disks' locks from the source at the handover. */
+        struct disk_config dc = cfg->disks[i];
+        dc.defer_lock = cfg->incoming != NULL;
+        int ret = vblk_create(&vb, &dc, &vm->io_loop, err, errlen);
         if (ret)
             return ret;
         snprintf(name, sizeof(name), "blk%u", i);

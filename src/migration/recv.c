@@ -175,6 +175,9 @@ int mig_incoming_receive(struct mig_incoming *in, struct vm *vm, char *err, size
     ret = mig_receive_ram(&in->r, &vm->mem, &state, &st, why, sizeof(why));
     if (!ret)
         ret = load_state(in, vm, &state, why, sizeof(why));
+    /* The source has flushed and released its disks by now (shared storage). */
+    if (!ret)
+        ret = mig_disks_set_locked(vm, true, why, sizeof(why));
     if (!ret) {
         ret = mig_write_msg(&in->w, MIG_MSG_READY, NULL, 0, NULL, 0);
         if (ret)

@@ -18,6 +18,7 @@
 #include "core/vm.h"
 #include "migration/converge.h"
 #include "migration/dirty.h"
+#include "migration/migration.h"
 #include "migration/sock.h"
 #include "migration/stream.h"
 #include "snapshot/snapshot.h"
@@ -410,6 +411,15 @@ static enum switch_result switchover(struct send_ctx *c, uint64_t *downtime_ns)
         snap_writer_init(&sw, membuf_sink, &state);
         ret = snapshot_write_state(vm, &sw, NULL, c->err, sizeof(c->err));
     }
+    /*
+     * The disks are flushed: their locks go before the state does, and the
+     * destination takes them before READY.
+     */
+    bool unlocked = false;
+    if (!ret) {
+        ret = mig_disks_set_locked(vm, false, c->err, sizeof(c->err));
+        unlocked = !ret;
+    }
     if (!ret) {
         ret = mig_write_msg(&c->w, MIG_MSG_STATE, state.data, state.len, NULL, 0);
         if (ret)
@@ -430,6 +440,9 @@ static enum switch_result switchover(struct send_ctx *c, uint64_t *downtime_ns)
         io_error(c, ret, "sending COMMIT");
     }
     if (ret) {
+        char why[200];
+        if (unlocked && mig_disks_relock(vm, why, sizeof(why)))
+            log_warn("migrate", "%s; the VM resumes without that lock", why);
         snapshot_unquiesce(vm, quiesced);
         int r2 = vm_resume(vm);
         if (r2 && r2 != -ESHUTDOWN)

@@ -10,15 +10,16 @@
 . "$(dirname "$0")/migrate_lib.bash"
 migrate_require counter.elf migdirty.elf
 
-# migrate_once GUEST STEP CMDLINE: migrate a running GUEST, check the handover.
+# migrate_once GUEST STEP CMDLINE [ARGS...]: migrate a running GUEST (both sides get ARGS), check the handover.
 migrate_once() {
     local guest=$1 step=$2 cmdline=$3 port=$((MIG_PORT + RANDOM % 100))
+    shift 3
     rm -f "$T"/*.con "$T"/*.out "$T"/*.err "$T/src.sock"
-    mig_start dst "$MIG_NS_B" --incoming "tcp:$MIG_DST_IP:$port" --memory 256M
+    mig_start dst "$MIG_NS_B" --incoming "tcp:$MIG_DST_IP:$port" --memory 256M "$@"
     local dst=$MIG_PID
     mig_wait_file "waiting for an incoming migration" "$T/dst.err"
     mig_start src "$MIG_NS_A" --kernel "$GUESTS/$guest" --memory 256M --cmdline "$cmdline" \
-        --api-socket "$T/src.sock"
+        --api-socket "$T/src.sock" "$@"
     local src=$MIG_PID
     mig_wait_file "$(if [ "$step" = 1 ]; then echo tick=3; else echo count=60000; fi)" "$T/src.con"
     "$CASULO" migrate --api "$T/src.sock" "tcp:$MIG_DST_IP:$port" --watch >"$T/watch.out" 2>&1 ||
@@ -33,6 +34,13 @@ migrate_once() {
     last=$(ticks "$T/src.con" | tail -n1)
     mig_wait_file "$(if [ "$step" = 1 ]; then echo "tick=$((last + 3))"; else echo "count=$((last + 3 * step))"; fi)" "$T/dst.con"
     kill -0 "$dst" || mfail "the destination exited"
+    if [ $# -gt 0 ]; then
+        # Shared storage: the destination now holds the disk's lock.
+        timeout 20 "$CASULO" run --kernel "$GUESTS/$guest" --memory 16M --console off "$@" \
+            >"$T/third.out" 2>&1 && mfail "a third VM opened the migrated VM's disk"
+        grep -q "locked by another VM" "$T/third.out" ||
+            mfail "a third VM was refused for another reason: $(cat "$T/third.out")"
+    fi
     expect_unbroken "$step" "$T/src.con" "$T/dst.con"
     ! grep -q "GUEST FAIL" "$T/src.con" "$T/dst.con" || mfail "a guest failed its own checks"
     ! grep -qE "COUNTER start|MIGDIRTY start" "$T/dst.con" || mfail "the guest restarted on the destination"
@@ -42,7 +50,9 @@ migrate_once() {
     echo "$guest: $(tail -n1 "$T/watch.out")"
 }
 
-migrate_once counter.elf 20000 ""
+# A read-write disk on "shared storage" (one file both sides open): its lock moves with the VM.
+truncate -s 1M "$T/disk.img"
+migrate_once counter.elf 20000 "" --disk "path=$T/disk.img"
 migrate_once migdirty.elf 1 "migdirty.slow"
 pattern=$(grep -oE 'pattern=0x[0-9a-f]+' "$T/src.con" | head -n1 | cut -d= -f2)
 [ -n "$pattern" ] || mfail "the source guest printed no pattern checksum"
