@@ -120,6 +120,7 @@ run: $(BIN)
 
 bench: $(BIN) guests
 	bench/startup.sh
+	bench/migration.sh
 
 clean:
 	rm -rf build build-asan build-fuzz

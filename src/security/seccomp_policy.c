@@ -282,6 +282,16 @@ static const struct sandbox_rule api_rules[] = {
     ALLOW_IOCTL(KVM_GET_PIT2),
     ALLOW_IOCTL(KVM_GET_CLOCK),
     ALLOW_IOCTL(KVM_SET_CLOCK),
+    /*
+     * PUT /migrate: its thread (created here, so under this filter) connects
+     * to the destination and logs dirty pages (slots re-registered with
+     * KVM_MEM_LOG_DIRTY_PAGES, bitmaps fetched). The destination does its
+     * part before any filter is installed.
+     */
+    ALLOW(socket),
+    ALLOW(connect),
+    ALLOW_IOCTL(KVM_SET_USER_MEMORY_REGION),
+    ALLOW_IOCTL(KVM_GET_DIRTY_LOG),
 };
 GROUP(api, api_rules);
 

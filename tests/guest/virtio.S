@@ -26,10 +26,8 @@
  *   cfg=ecam     PCI config through ECAM instead of ports 0xCF8/0xCFC
  *   exit=qemu    stop through isa-debug-exit (port 0xf4) instead of ACPI S5
  *
- * A PVH entry (ELF note XEN_ELFNOTE_PHYS32_ENTRY, kept only by
- * bench/virtio-pvh.ld; the test build discards notes) lets QEMU boot the
- * same code: it builds 2 MiB-page tables for 4 GiB, enters long mode and
- * joins _start with the command line copied into a zero page.
+ * A PVH entry (pvh.h; its ELF note is kept only by bench/virtio-pvh.ld,
+ * the test build discards notes) lets QEMU boot the same code.
  *
  * Everything runs at CPL0, where a PVM host emulates each instruction, so
  * loops are short and every poll is bounded.
@@ -59,8 +57,6 @@
 #define NET_HDR_LEN     12
 #define TX_FRAME_LEN    60
 #define BENCH_FRAME_LEN 1500
-
-#define PVH_PT          0x60000         /* PML4, PDPT, 4 PDs */
 
 #define WAIT_SHORT      2000000         /* polls of a used ring (~4 us each) */
 #define WAIT_RX         3000000
@@ -1705,75 +1701,7 @@ tx_text: .asciz "casulo tiny guest tx"
 #include "guest_lib.h"
 #include "virtio_drv.h"
 
-/* ---- PVH entry (QEMU): 32-bit protected mode, paging off, %ebx = start_info */
-    .code32
-pvh_start:
-    cli
-    movl 24(%ebx), %eax                 /* hvm_start_info.cmdline_paddr */
-    movl %eax, ZERO_PAGE + BP_CMD_LINE_PTR
-    movl $0, ZERO_PAGE + BP_EXT_CMD_LINE_PTR
-    /* PML4[0] -> PDPT; PDPT[0..3] -> 4 PDs of 2 MiB pages: 4 GiB, U/S set. */
-    movl $PVH_PT, %edi
-    movl $PVH_PT + 0x1007, (%edi)
-    movl $0, 4(%edi)
-    movl $PVH_PT + 0x1000, %edi
-    movl $PVH_PT + 0x2007, %eax
-    xorl %ecx, %ecx
-1:  movl %eax, (%edi, %ecx, 8)
-    movl $0, 4(%edi, %ecx, 8)
-    addl $0x1000, %eax
-    incl %ecx
-    cmpl $4, %ecx
-    jb 1b
-    movl $PVH_PT + 0x2000, %edi
-    movl $0x87, %eax
-    xorl %ecx, %ecx
-2:  movl %eax, (%edi, %ecx, 8)
-    movl $0, 4(%edi, %ecx, 8)
-    addl $0x200000, %eax
-    incl %ecx
-    cmpl $2048, %ecx
-    jb 2b
-    movl %cr4, %eax
-    orl $0x20, %eax                     /* PAE */
-    movl %eax, %cr4
-    movl $PVH_PT, %eax
-    movl %eax, %cr3
-    movl $0xc0000080, %ecx              /* EFER.LME */
-    rdmsr
-    orl $0x100, %eax
-    wrmsr
-    lgdt pvh_gdt_desc
-    movl %cr0, %eax
-    orl $0x80000001, %eax
-    movl %eax, %cr0
-    ljmp $0x10, $pvh_long
-    .code64
-pvh_long:
-    movl $0x18, %eax
-    movl %eax, %ds
-    movl %eax, %es
-    movl %eax, %ss
-    jmp _start
-
-    .balign 8
-pvh_gdt:
-    .quad 0
-    .quad 0
-    .quad 0x00af9a000000ffff            /* 0x10: 64-bit code */
-    .quad 0x00cf92000000ffff            /* 0x18: data */
-pvh_gdt_desc:
-    .word pvh_gdt_desc - pvh_gdt - 1
-    .long pvh_gdt
-
-    .section .note.pvh, "a", @note
-    .balign 4
-    .long 4                             /* "Xen\0" */
-    .long 8
-    .long 18                            /* XEN_ELFNOTE_PHYS32_ENTRY */
-    .asciz "Xen"
-    .balign 4
-    .quad pvh_start
+#include "pvh.h"
 
     .data
 vio_use_ecam:
