@@ -87,6 +87,19 @@ int api_action_balloon_set_target(struct api_ctx *ctx, uint64_t bytes, char *err
 int api_action_balloon_set_stats_interval(struct api_ctx *ctx, unsigned seconds, char *err,
                                           size_t errlen);
 
+/*
+ * Live migration (src/api/migrate_actions.c). start: the VM must be running
+ * and not migrating already (-EBUSY / -ESHUTDOWN: 409), the address and
+ * limits valid (-EINVAL: 400); it returns once the migration thread runs.
+ * cancel: -EALREADY (409) when none is active. describe: GET /migrate's
+ * object (NULL: no memory).
+ */
+struct mig_params;
+int api_action_migrate_start(struct api_ctx *ctx, const struct mig_params *p, char *err,
+                             size_t errlen);
+int api_action_migrate_cancel(struct api_ctx *ctx, char *err, size_t errlen);
+json_t *api_action_migrate_describe(struct api_ctx *ctx);
+
 /* Prometheus text exposition (format 0.0.4), malloc'd; NULL when out of memory. */
 char *api_action_metrics(struct api_ctx *ctx);
 

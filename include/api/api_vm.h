@@ -14,6 +14,8 @@
 
 struct vm_config;
 struct balloon_info;
+struct mig_params;
+struct mig_info;
 
 /* NOT_STARTED: `casulo run --no-start` (or "start": false) waits for PUT /vm/start. */
 enum api_vm_state { API_VM_RUNNING, API_VM_PAUSED, API_VM_STOPPING, API_VM_NOT_STARTED };
@@ -90,6 +92,15 @@ struct api_vm_ops {
     int (*configure)(void *vm, const char *body, size_t len, char *err, size_t errlen);
     /* Builds the VM from the pending configuration and starts it; 0 once it is created. */
     int (*start)(void *vm, char *err, size_t errlen);
+    /*
+     * Live migration (include/migration/migration.h). NULL entries mean the
+     * VM cannot migrate (409). start: 0, -EBUSY (one is active or the VM is
+     * paused), -ESHUTDOWN, -EINVAL (bad address or limits) with err set.
+     * cancel: -EALREADY when none is active.
+     */
+    int (*migrate_start)(void *vm, const struct mig_params *p, char *err, size_t errlen);
+    void (*migrate_info)(void *vm, struct mig_info *out);
+    int (*migrate_cancel)(void *vm, char *err, size_t errlen);
     /*
      * Optional: the server calls it once a response has gone out (or its
      * connection closed), so an exit a request asked for can wait for its

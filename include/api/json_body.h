@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-enum api_field_type { API_FIELD_STRING, API_FIELD_UINT };
+enum api_field_type { API_FIELD_STRING, API_FIELD_UINT, API_FIELD_BOOL };
 
 struct api_field {
     const char *name;

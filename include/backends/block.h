@@ -29,6 +29,7 @@ struct block_file {
     uint64_t size;        /* bytes */
     bool readonly;
     bool direct;
+    bool locked;          /* holds its advisory lock (see block_file_set_locked) */
 };
 
 /*
@@ -40,6 +41,15 @@ struct block_file {
 int block_file_open(struct block_file *f, const char *path, bool readonly, bool direct,
                     char *err, size_t errlen) MUST_CHECK;
 void block_file_close(struct block_file *f);
+/*
+ * For live migration over shared storage: the destination opens the image
+ * without its lock (open_unlocked), the source drops its lock once the disk
+ * is flushed at the switch-over, and the destination takes it before it
+ * runs the VM (set_locked true; -EBUSY while someone else holds it).
+ */
+int block_file_open_unlocked(struct block_file *f, const char *path, bool readonly, bool direct,
+                             char *err, size_t errlen) MUST_CHECK;
+int block_file_set_locked(struct block_file *f, bool locked) MUST_CHECK;
 
 /* --- asynchronous requests --- */
 

@@ -32,6 +32,7 @@ struct disk_config {
     unsigned queues;                /* 1..DISK_QUEUES_MAX */
     char id[DISK_ID_MAX + 1];       /* the device's name; "" when not given */
     char serial[DISK_ID_MAX + 1];   /* GET_ID string; "" means use id */
+    bool defer_lock;                /* incoming migration: lock taken at the handover */
 };
 
 /*

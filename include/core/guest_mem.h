@@ -29,7 +29,17 @@ struct guest_mem {
     void *mapping;      /* one host reservation backing every region */
     size_t mapping_size;
     bool file_backed;   /* mapped from a snapshot's memory file */
+    /*
+     * Pages the VMM itself wrote (virtio buffers and used rings, written by
+     * the I/O thread), which KVM's dirty log cannot see: one bit per page of
+     * `mapping`, in mapping order. Allocated by the first migration, kept
+     * until guest_mem_destroy so that a device never writes to freed bits.
+     */
+    uint64_t *vmm_dirty;
+    bool vmm_dirty_on;  /* atomic */
 };
+
+#define GUEST_MEM_PAGE 4096u
 
 /*
  * Maps ram_size bytes of anonymous memory (MAP_NORESERVE: pages are only
@@ -53,6 +63,16 @@ void *guest_mem_ptr(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
 /* Copy helpers; -EFAULT when the range is not wholly guest RAM. */
 int guest_mem_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len) MUST_CHECK;
 int guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_t len) MUST_CHECK;
+
+/*
+ * VMM-side dirty tracking for migration: on/off (allocates the bitmap the
+ * first time), mark a range the VMM wrote (no-op while off, ignores ranges
+ * outside RAM), and take-and-clear one 64-page word of the bitmap.
+ */
+int guest_mem_track_dirty(struct guest_mem *gm, bool on) MUST_CHECK;
+void guest_mem_mark_dirty_hva(const struct guest_mem *gm, const void *hva, uint64_t len);
+void guest_mem_mark_dirty(const struct guest_mem *gm, uint64_t gpa, uint64_t len);
+uint64_t guest_mem_take_dirty_word(const struct guest_mem *gm, size_t word);
 
 /* Bytes of guest RAM backed by host pages now (mincore); for statistics. */
 uint64_t guest_mem_resident_bytes(const struct guest_mem *gm);

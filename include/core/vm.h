@@ -30,6 +30,7 @@ struct virtio_device;
 struct balloon;
 struct kvm_cpuid2;
 struct snapshot_restore;
+struct mig_source;
 
 /* Why a VM stopped; decides casulo's exit status. */
 enum vm_exit_reason {
@@ -44,6 +45,7 @@ enum vm_exit_reason {
     VM_EXIT_FAIL_ENTRY,      /* KVM could not enter the guest         -> 3 */
     VM_EXIT_GUEST_ERROR,     /* guest broke the platform's rules      -> 3 */
     VM_EXIT_HOST_ERROR,      /* an ioctl or host resource failed      -> 1 */
+    VM_EXIT_MIGRATED,        /* the destination of a migration runs it -> 0 */
 };
 
 /* casulo's process exit status for a stop reason. */
@@ -100,7 +102,14 @@ struct vm {
     char exit_detail[256];
     char crash_dump[1024];          /* registers of the vCPU that crashed the VM */
     atomic_bool stop_signal_seen;   /* SIGINT/SIGTERM/SIGHUP arrived, even after another stop */
+
+    /* Live migration (src/migration/): the outgoing one, and its vCPU throttle. */
+    struct mig_source *migration;   /* created by the first PUT /migrate (API thread) */
+    atomic_uint throttle_percent;   /* share of each throttle slice a kicked vCPU sleeps */
 };
+
+/* Length of the auto-converge time slice: vCPUs are kicked this often while throttled. */
+#define VM_THROTTLE_SLICE_NS 10000000ull
 
 /*
  * Creates the VM from a validated config: opens /dev/kvm and checks the API,

@@ -51,6 +51,7 @@ struct vm_config {
     bool no_start;                 /* config "start": false: wait for the API to boot it */
     char api_socket[VM_CONFIG_API_SOCKET_MAX];   /* --api-socket; "" when none */
     char *restore_dir;             /* --restore DIR: continue a snapshot instead of booting */
+    char *incoming;                /* --incoming tcp:ADDR:PORT: wait for a live migration */
     enum sandbox_mode seccomp;     /* --seccomp; SANDBOX_ON (0) unless told */
 };
 

@@ -41,7 +41,31 @@ struct guest_mem;
  */
 int snapshot_save(struct vm *vm, const char *dir, char *err, size_t errlen) MUST_CHECK;
 
+/*
+ * The steps of a save, for migration (which sends RAM itself). quiesce: a
+ * paused VM's vCPUs finish their pending I/O, virtio devices finish their
+ * requests, flush their disks and hold their queues still; *quiesced says
+ * how many devices to give back to unquiesce (also after a failure).
+ * write_state: the state container (header, [memory record when mem is not
+ * NULL], clock, irqchip, PIT, config, vCPUs, devices, end) into w.
+ */
+int snapshot_quiesce(struct vm *vm, unsigned *quiesced, char *err, size_t errlen) MUST_CHECK;
+void snapshot_unquiesce(struct vm *vm, unsigned quiesced);
+struct snap_memory_ref;
+int snapshot_write_state(struct vm *vm, struct snap_writer *w, const struct snap_memory_ref *mem,
+                         char *err, size_t errlen) MUST_CHECK;
+
 struct snapshot_restore;
+
+/*
+ * A restore whose records came over a migration stream (img is taken over
+ * and emptied): the same checks as snapshot_restore_open without a memory
+ * file, and the VM keeps its generation ID. `what` names the source in
+ * messages.
+ */
+int snapshot_restore_from_image(struct snapshot_restore **out, struct snap_image *img,
+                                const char *what, const struct vm_config *cfg, char *err,
+                                size_t errlen) MUST_CHECK;
 
 /*
  * Reads DIR/state, verifies every record (checksums, versions, sizes, the

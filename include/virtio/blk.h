@@ -70,6 +70,8 @@ extern const struct virtio_device_ops vblk_ops;
 
 /* "io_uring" or "sync": the engine io=auto settled on. */
 const char *vblk_backend_name(const struct vblk *vb);
+/* Takes or drops the image's advisory lock (live migration over shared storage). */
+int vblk_set_locked(struct vblk *vb, bool locked, char *err, size_t errlen) MUST_CHECK;
 /*
  * Request counters by operation. `requests` counts every request answered
  * with a status (errors included), `errors` those answered IOERR or UNSUPP,

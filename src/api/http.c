@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "api/json_body.h"
+#include "migration/migration.h"
 #include "util/compiler.h"
 
 typedef void (*api_handler)(struct api_ctx *ctx, const struct api_request *req,
@@ -357,6 +358,68 @@ static void put_vm_start(struct api_ctx *ctx, const struct api_request *req,
     empty_body_action(ctx, req, resp, api_action_start);
 }
 
+/*
+ * PUT /migrate {"url": "tcp:HOST:PORT", "max_downtime_ms", "bandwidth_mib_s",
+ * "auto_converge", "timeout_s"}: 202 with the progress once it is under way.
+ */
+static void put_migrate(struct api_ctx *ctx, const struct api_request *req, struct api_response *resp)
+{
+    static const struct api_field fields[] = {
+        { "url", API_FIELD_STRING, true },
+        { "max_downtime_ms", API_FIELD_UINT, false },
+        { "bandwidth_mib_s", API_FIELD_UINT, false },
+        { "auto_converge", API_FIELD_BOOL, false },
+        { "timeout_s", API_FIELD_UINT, false },
+    };
+    char err[512];
+    json_t *body;
+    if (!parse_body(req, resp, true, fields, ARRAY_SIZE(fields), &body))
+        return;
+    struct mig_params p = { 0 };
+    const char *url = json_string_value(json_object_get(body, "url"));
+    json_t *v;
+    bool too_big = strlen(url) >= sizeof(p.url);
+    snprintf(p.url, sizeof(p.url), "%s", url);
+    /* Clamped one past each limit, so a huge value gets the limit's message instead of wrapping. */
+    if ((v = json_object_get(body, "max_downtime_ms")))
+        p.max_downtime_ms = json_integer_value(v) > MIG_MAX_DOWNTIME_LIMIT_MS
+                                ? MIG_MAX_DOWNTIME_LIMIT_MS + 1 : (uint32_t)json_integer_value(v);
+    if ((v = json_object_get(body, "bandwidth_mib_s")))
+        p.bandwidth_mib_s = json_integer_value(v) > MIG_BANDWIDTH_LIMIT_MIB_S
+                                ? MIG_BANDWIDTH_LIMIT_MIB_S + 1 : (uint32_t)json_integer_value(v);
+    if ((v = json_object_get(body, "timeout_s")))
+        p.timeout_s = json_integer_value(v) > MIG_TIMEOUT_LIMIT_S ? MIG_TIMEOUT_LIMIT_S + 1
+                                                                   : (uint32_t)json_integer_value(v);
+    p.auto_converge = json_is_true(json_object_get(body, "auto_converge"));
+    json_decref(body);
+    if (too_big) {
+        reply_error(resp, 400, "field 'url' is too long");
+        return;
+    }
+    int ret = api_action_migrate_start(ctx, &p, err, sizeof(err));
+    if (ret < 0)
+        reply_error(resp, action_status(ret), "%s", err);
+    else
+        reply_json(resp, 202, api_action_migrate_describe(ctx));
+}
+
+static void get_migrate(struct api_ctx *ctx, const struct api_request *req, struct api_response *resp)
+{
+    reply_json(resp, 200, api_action_migrate_describe(ctx));
+}
+
+/* DELETE /migrate: cancels; the VM keeps running here. 202: the thread winds down. */
+static void delete_migrate(struct api_ctx *ctx, const struct api_request *req,
+                           struct api_response *resp)
+{
+    char err[256];
+    int ret = api_action_migrate_cancel(ctx, err, sizeof(err));
+    if (ret < 0)
+        reply_error(resp, action_status(ret), "%s", err);
+    else
+        reply_json(resp, 202, api_action_migrate_describe(ctx));
+}
+
 static const struct api_route api_routes[] = {
     { "PUT", "/snapshot", put_snapshot },
     { "GET", "/vm", get_vm },
@@ -370,6 +433,9 @@ static const struct api_route api_routes[] = {
     { "GET", "/balloon", get_balloon },
     { "PUT", "/balloon", put_balloon },
     { "PUT", "/balloon/stats", put_balloon_stats },
+    { "PUT", "/migrate", put_migrate },
+    { "GET", "/migrate", get_migrate },
+    { "DELETE", "/migrate", delete_migrate },
 };
 
 /* Fills resp->allow with the methods `path` has; false when it has none. */

@@ -25,13 +25,16 @@ static bool type_ok(const struct api_field *f, const json_t *v)
         return json_is_string(v);
     case API_FIELD_UINT:
         return json_is_integer(v) && json_integer_value(v) >= 0;
+    case API_FIELD_BOOL:
+        return json_is_boolean(v);
     }
     return false;
 }
 
 static const char *type_name(enum api_field_type t)
 {
-    return t == API_FIELD_STRING ? "a string" : "a non-negative integer";
+    return t == API_FIELD_STRING ? "a string" : t == API_FIELD_BOOL ? "true or false"
+                                                                     : "a non-negative integer";
 }
 
 static int check_fields(json_t *obj, const struct api_field *fields, size_t n, char *err, size_t errlen)

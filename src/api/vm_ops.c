@@ -16,6 +16,7 @@
 #include "api/api_vm.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "migration/migration.h"
 #include "snapshot/snapshot.h"
 #include "devices/acpi_pm.h"
 #include "devices/platform_devices.h"
@@ -249,6 +250,21 @@ static int kvm_balloon_set_stats_interval(void *opaque, unsigned seconds)
     return balloon_set_stats_interval(vm->balloon, seconds);
 }
 
+static int kvm_migrate_start(void *opaque, const struct mig_params *p, char *err, size_t errlen)
+{
+    return mig_source_start(opaque, p, err, errlen);
+}
+
+static void kvm_migrate_info(void *opaque, struct mig_info *out)
+{
+    mig_source_info(opaque, out);
+}
+
+static int kvm_migrate_cancel(void *opaque, char *err, size_t errlen)
+{
+    return mig_source_cancel(opaque, err, errlen);
+}
+
 const struct api_vm_ops api_vm_ops_kvm = {
     .state = kvm_state,
     .pause = kvm_pause,
@@ -262,4 +278,7 @@ const struct api_vm_ops api_vm_ops_kvm = {
     .balloon_info = kvm_balloon_info,
     .balloon_set_target = kvm_balloon_set_target,
     .balloon_set_stats_interval = kvm_balloon_set_stats_interval,
+    .migrate_start = kvm_migrate_start,
+    .migrate_info = kvm_migrate_info,
+    .migrate_cancel = kvm_migrate_cancel,
 };

@@ -52,8 +52,8 @@ static int block_file_size(int fd, uint64_t *size)
     return -EINVAL;
 }
 
-int block_file_open(struct block_file *f, const char *path, bool readonly, bool direct,
-                    char *err, size_t errlen)
+static int open_image(struct block_file *f, const char *path, bool readonly, bool direct,
+                      bool lock, char *err, size_t errlen)
 {
     memset(f, 0, sizeof(*f));
     f->fd = -1;
@@ -71,7 +71,7 @@ int block_file_open(struct block_file *f, const char *path, bool readonly, bool 
         error_set(err, errlen, rc, "disk '%s': not a regular file or block device", path);
         goto fail;
     }
-    rc = block_file_lock(fd, readonly);
+    rc = lock ? block_file_lock(fd, readonly) : 0;
     if (rc == -EBUSY) {
         error_set(err, errlen, rc,
                   readonly ? "disk '%s' is open read-write elsewhere (locked by another VM?)"
@@ -87,9 +87,42 @@ int block_file_open(struct block_file *f, const char *path, bool readonly, bool 
     f->fd = fd;
     f->readonly = readonly;
     f->direct = direct;
+    f->locked = lock;
     return 0;
 fail:
     close(fd);
+    return rc;
+}
+
+int block_file_open(struct block_file *f, const char *path, bool readonly, bool direct,
+                    char *err, size_t errlen)
+{
+    return open_image(f, path, readonly, direct, true, err, errlen);
+}
+
+int block_file_open_unlocked(struct block_file *f, const char *path, bool readonly, bool direct,
+                             char *err, size_t errlen)
+{
+    return open_image(f, path, readonly, direct, false, err, errlen);
+}
+
+int block_file_set_locked(struct block_file *f, bool locked)
+{
+    if (f->fd < 0)
+        return -EBADF;
+    if (f->locked == locked)
+        return 0;
+    int rc;
+    if (locked) {
+        rc = block_file_lock(f->fd, f->readonly);
+    } else {
+        struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET };
+        rc = fcntl(f->fd, F_OFD_SETLK, &fl) == 0 ? 0 : -errno;
+        if (rc == -EINVAL)
+            rc = flock(f->fd, LOCK_UN) == 0 ? 0 : -errno;
+    }
+    if (!rc)
+        f->locked = locked;
     return rc;
 }
 

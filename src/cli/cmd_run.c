@@ -23,6 +23,7 @@
 #include "cli/run_options.h"
 #include "core/vcpu.h"
 #include "core/vm.h"
+#include "migration/migration.h"
 #include "snapshot/config.h"
 #include "util/log.h"
 
@@ -116,6 +117,7 @@ static int report_exit(const struct vm *vm, bool restart)
     case VM_EXIT_SIGNAL:
     case VM_EXIT_API_STOP:
     case VM_EXIT_CONSOLE_QUIT:
+    case VM_EXIT_MIGRATED:
         log_notice(NULL, "%s", vm->exit_detail);
         break;
     default:
@@ -147,9 +149,26 @@ static int run_once(const struct vm_config *cfg, const char *api_socket, bool *r
     struct vm vm;
     char err[512];
     *restart = false;
-    if (vm_create(&vm, cfg, err, sizeof(err)) < 0) {
+    /* An incoming VM: the stream's header is checked before anything is built. */
+    struct mig_incoming *incoming = NULL;
+    if (cfg->incoming && mig_incoming_accept(&incoming, cfg->incoming, cfg, err, sizeof(err)) < 0) {
         log_error(NULL, "%s", err);
         return 1;
+    }
+    if (vm_create(&vm, cfg, err, sizeof(err)) < 0) {
+        log_error(NULL, "%s", err);
+        mig_incoming_fail(incoming, err);
+        mig_incoming_close(incoming);
+        return 1;
+    }
+    if (incoming) {
+        int ret = mig_incoming_receive(incoming, &vm, err, sizeof(err));
+        mig_incoming_close(incoming);
+        if (ret < 0) {
+            log_error(NULL, "%s", err);
+            vm_destroy(&vm);
+            return 1;
+        }
     }
     warn_if_pvm(&vm.boot);
     struct api_server api;
@@ -367,10 +386,21 @@ int cmd_run(int argc, char **argv)
         status = run_pending(&opts);
         goto out;
     }
-    bool restart = true, main_sandboxed = false;
-    while (restart)
+    bool restart = true, main_sandboxed = false, first = true;
+    while (restart) {
+        /* A VM that came by migration boots its kernel when it restarts, or stops. */
+        if (!first && opts.cfg.incoming) {
+            free(opts.cfg.incoming);
+            opts.cfg.incoming = NULL;
+            if (!opts.cfg.kernel_path) {
+                log_notice(NULL, "the migrated guest rebooted and there is no --kernel to boot");
+                break;
+            }
+        }
+        first = false;
         status = run_once(&opts.cfg, opts.cfg.api_socket[0] ? opts.cfg.api_socket : NULL, &restart,
                           &main_sandboxed);
+    }
 out:
     vm_config_free(&opts.cfg);
     return status;

@@ -56,6 +56,7 @@ static const struct cfg_key cfg_keys[] = {
     { "log_level", "log-level", "log-level", CFG_STRING },
     { "log_format", "log-format", "log-format", CFG_STRING },
     { "api_socket", "api-socket", "api-socket", CFG_STRING },
+    { "incoming", NULL, "incoming", CFG_STRING },
     { "start", NULL, NULL, CFG_START },
 };
 
@@ -412,6 +413,9 @@ static int cfg_check_mergeable(const struct cfg_ctx *c, const json_t *root)
 {
     if (json_object_get(root, "api_socket") || json_object_get(root, "api-socket"))
         return cfg_fail(c, "'api_socket' cannot be changed through the API");
+    /* A VM waiting for PUT /vm/start boots; an incoming one is started by its source. */
+    if (json_object_get(root, "incoming"))
+        return cfg_fail(c, "'incoming' cannot be set through the API");
     return 0;
 }
 

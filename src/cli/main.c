@@ -8,6 +8,7 @@
 
 #include "cli/client.h"
 #include "cli/commands.h"
+#include "cli/migrate.h"
 
 static void usage(FILE *out)
 {
@@ -23,6 +24,7 @@ static void usage(FILE *out)
           "  snapshot   save a paused VM (--api PATH DIR)\n"
           "  metrics    a VM's Prometheus metrics (--api PATH)\n"
           "  balloon    show a VM's balloon, or resize it (--api PATH [--target SIZE])\n"
+          "  migrate    live-migrate a VM to another casulo (--api PATH tcp:HOST:PORT [--watch])\n"
           "  serve      the VM manager daemon (casulo serve --help)\n"
           "  vm         manage VMs through the daemon: create, list, start, ... (casulo vm help)\n"
           "  version    print the version\n"
@@ -39,6 +41,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "run") == 0)
         return cmd_run(argc - 1, argv + 1);
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(argc - 1, argv + 1);
     if (strcmp(cmd, "serve") == 0)
         return cmd_serve(argc - 1, argv + 1);
     if (strcmp(cmd, "vm") == 0)

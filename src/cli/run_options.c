@@ -22,6 +22,7 @@ enum {
     OPT_KERNEL = 256, OPT_INITRD, OPT_CMDLINE, OPT_CPUS, OPT_MEMORY, OPT_CONSOLE,
     OPT_ON_REBOOT, OPT_LOG_LEVEL, OPT_HELP, OPT_DISK, OPT_NET, OPT_RNG, OPT_CONFIG,
     OPT_LOG_FORMAT, OPT_API_SOCKET, OPT_BALLOON, OPT_RESTORE, OPT_SECCOMP, OPT_NO_START,
+    OPT_INCOMING,
 };
 
 static const struct option long_options[] = {
@@ -43,6 +44,7 @@ static const struct option long_options[] = {
     { "restore", required_argument, NULL, OPT_RESTORE },
     { "seccomp", required_argument, NULL, OPT_SECCOMP },
     { "no-start", no_argument, NULL, OPT_NO_START },
+    { "incoming", required_argument, NULL, OPT_INCOMING },
     { "help", no_argument, NULL, OPT_HELP },
     { NULL, 0, NULL, 0 },
 };
@@ -71,6 +73,8 @@ void run_options_usage(FILE *out)
           "  --balloon              virtio-balloon: resize guest memory through the API\n"
           "  --restore DIR          continue a snapshot instead of booting: its vCPUs,\n"
           "                         memory and devices; --disk/--net replace its own\n"
+          "  --incoming tcp:ADDR:PORT  wait for a live migration on ADDR:PORT instead of\n"
+          "                         booting; give the source's devices (docs/migration.md)\n"
           "  --api-socket PATH      serve the VM's HTTP API on this Unix socket (docs/api.md)\n"
           "  --no-start             serve only the API; configure the VM there and boot it\n"
           "                         with PUT /vm/start (needs --api-socket)\n"
@@ -303,6 +307,13 @@ static enum run_parse_result parse_one(int opt, const char *arg, struct run_opti
     case OPT_RESTORE:
         ret = set_string(&cfg->restore_dir, arg);
         break;
+    case OPT_INCOMING:
+        if (strncmp(arg, "tcp:", 4) != 0 || !strchr(arg + 4, ':')) {
+            snprintf(err, errlen, "--incoming '%s' must be tcp:ADDR:PORT", arg);
+            return RUN_PARSE_BAD_VALUE;
+        }
+        ret = set_string(&cfg->incoming, arg);
+        break;
     case OPT_SECCOMP:
         if (sandbox_parse_mode(arg, &cfg->seccomp) < 0) {
             snprintf(err, errlen, "--seccomp '%s' is not one of on, log, off", arg);
@@ -400,7 +411,12 @@ static enum run_parse_result check_complete(const struct run_options *opts, cons
         return RUN_PARSE_BAD_VALUE;
     }
     /* A VM that waits for the API may get its kernel from it. */
-    if (!cfg->kernel_path && !cfg->no_start && !cfg->restore_dir) {
+    if (cfg->incoming && (cfg->restore_dir || cfg->no_start)) {
+        snprintf(err, errlen, "--incoming cannot be combined with %s",
+                 cfg->restore_dir ? "--restore" : "--no-start");
+        return RUN_PARSE_BAD_VALUE;
+    }
+    if (!cfg->kernel_path && !cfg->no_start && !cfg->restore_dir && !cfg->incoming) {
         if (config) {
             snprintf(err, errlen, "config '%s': no \"kernel\" (and no --kernel PATH)", config);
             return RUN_PARSE_BAD_VALUE;

@@ -87,6 +87,7 @@ void guest_mem_destroy(struct guest_mem *gm)
 {
     if (gm->mapping)
         munmap(gm->mapping, gm->mapping_size);
+    free(gm->vmm_dirty);
     memset(gm, 0, sizeof(*gm));
 }
 
@@ -110,6 +111,7 @@ int guest_mem_write(const struct guest_mem *gm, uint64_t gpa, const void *src, u
     if (!dst)
         return -EFAULT;
     memcpy(dst, src, len);
+    guest_mem_mark_dirty_hva(gm, dst, len);
     return 0;
 }
 
@@ -154,4 +156,46 @@ uint64_t guest_mem_resident_bytes(const struct guest_mem *gm)
     }
     free(vec);
     return resident * page;
+}
+
+/* ---- VMM-side dirty tracking (migration) ---- */
+
+int guest_mem_track_dirty(struct guest_mem *gm, bool on)
+{
+    if (on && !gm->vmm_dirty) {
+        size_t words = (size_t)((gm->mapping_size / GUEST_MEM_PAGE + 63) / 64);
+        uint64_t *bits = calloc(words ? words : 1, sizeof(*bits));
+        if (!bits)
+            return -ENOMEM;
+        gm->vmm_dirty = bits;
+    }
+    __atomic_store_n(&gm->vmm_dirty_on, on, __ATOMIC_SEQ_CST);
+    return 0;
+}
+
+void guest_mem_mark_dirty_hva(const struct guest_mem *gm, const void *hva, uint64_t len)
+{
+    if (!len || !__atomic_load_n(&gm->vmm_dirty_on, __ATOMIC_ACQUIRE) || !gm->vmm_dirty)
+        return;
+    uintptr_t base = (uintptr_t)gm->mapping, p = (uintptr_t)hva;
+    if (p < base || p - base >= gm->mapping_size)
+        return;
+    uint64_t off = p - base;
+    uint64_t end = len > gm->mapping_size - off ? gm->mapping_size : off + len;
+    for (uint64_t pg = off / GUEST_MEM_PAGE; pg <= (end - 1) / GUEST_MEM_PAGE; pg++)
+        __atomic_fetch_or(&gm->vmm_dirty[pg / 64], 1ull << (pg % 64), __ATOMIC_RELEASE);
+}
+
+void guest_mem_mark_dirty(const struct guest_mem *gm, uint64_t gpa, uint64_t len)
+{
+    void *p = guest_mem_ptr(gm, gpa, len);
+    if (p)
+        guest_mem_mark_dirty_hva(gm, p, len);
+}
+
+uint64_t guest_mem_take_dirty_word(const struct guest_mem *gm, size_t word)
+{
+    if (!gm->vmm_dirty || word >= (gm->mapping_size / GUEST_MEM_PAGE + 63) / 64)
+        return 0;
+    return __atomic_exchange_n(&gm->vmm_dirty[word], 0, __ATOMIC_ACQ_REL);
 }

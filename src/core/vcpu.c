@@ -168,6 +168,24 @@ static bool handle_exit(struct vcpu *vcpu)
     }
 }
 
+/*
+ * Auto-converge (migration): while throttled, the migration's throttle
+ * thread kicks every vCPU once per VM_THROTTLE_SLICE_NS, and each kick
+ * costs the vCPU throttle_percent of that slice asleep. A pause request
+ * skips the sleep so vm_pause is not delayed.
+ */
+static void throttle(struct vm *vm)
+{
+    unsigned pct = atomic_load(&vm->throttle_percent);
+    if (!pct || atomic_load(&vm->pause_requested) || atomic_load(&vm->stopping))
+        return;
+    if (pct > 99)
+        pct = 99;
+    uint64_t ns = VM_THROTTLE_SLICE_NS * pct / 100;
+    struct timespec ts = { (time_t)(ns / 1000000000ull), (long)(ns % 1000000000ull) };
+    nanosleep(&ts, NULL);
+}
+
 static void *vcpu_thread(void *arg)
 {
     struct vcpu *vcpu = arg;
@@ -197,6 +215,7 @@ static void *vcpu_thread(void *arg)
         if (r < 0) {
             if (errno == EINTR) {
                 vcpu->run->immediate_exit = 0;
+                throttle(vm);
                 continue;
             }
             if (errno == EAGAIN) {

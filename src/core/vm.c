@@ -22,6 +22,7 @@
 #include "arch/x86/layout.h"
 #include "arch/x86/platform.h"
 #include "core/vcpu.h"
+#include "migration/migration.h"
 #include "snapshot/snapshot.h"
 #include "virtio/balloon.h"
 #include "security/seccomp.h"
@@ -46,6 +47,7 @@ static const struct { enum vm_exit_reason reason; const char *name; int status; 
     { VM_EXIT_FAIL_ENTRY, "fail-entry", 3 },
     { VM_EXIT_GUEST_ERROR, "guest-error", 3 },
     { VM_EXIT_HOST_ERROR, "host-error", 1 },
+    { VM_EXIT_MIGRATED, "migrated", 0 },
 };
 
 int vm_exit_status(enum vm_exit_reason reason)
@@ -418,7 +420,10 @@ static int create_virtio_devices(struct vm *vm, char *err, size_t errlen)
     char name[16];
     for (unsigned i = 0; i < cfg->nr_disks; i++) {
         struct vblk *vb;
-        int ret = vblk_create(&vb, &cfg->disks[i], &vm->io_loop, err, errlen);
+        /* An incoming VM takes its disks' locks from the source at the handover. */
+        struct disk_config dc = cfg->disks[i];
+        dc.defer_lock = cfg->incoming != NULL;
+        int ret = vblk_create(&vb, &dc, &vm->io_loop, err, errlen);
         if (ret)
             return ret;
         snprintf(name, sizeof(name), "blk%u", i);
@@ -509,7 +514,7 @@ static int create_vcpus(struct vm *vm, char *err, size_t errlen)
         ret = x86_vcpu_init(vcpu->fd, cpuid);
         free(cpuid);
         /* A restored vCPU gets its registers from the snapshot instead. */
-        if (!ret && i == 0 && !vm->restore)
+        if (!ret && i == 0 && !vm->restore && !vm->cfg->incoming)
             ret = x86_vcpu_boot_regs(vcpu->fd, &vm->boot);
         if (ret) {
             snprintf(err, errlen, "cannot set up vCPU %u: %s", i, strerror(-ret));
@@ -559,7 +564,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, char *err, size_t errl
         ret = setup_memory(vm, err, errlen);
     if (!ret)
         ret = create_irqchip(vm, err, errlen);
-    if (!ret && !vm->restore)
+    /* A restored or incoming VM gets its RAM from the snapshot or the stream. */
+    if (!ret && !vm->restore && !cfg->incoming)
         ret = load_guest(vm, err, errlen);
     if (!ret)
         ret = console_open(&vm->console, cfg, err, errlen);
@@ -741,6 +747,8 @@ static void close_kvm_fds(struct vm *vm, bool background)
 
 static void destroy(struct vm *vm, bool background_teardown)
 {
+    /* First: the migration thread uses the devices and memory torn down below. */
+    mig_source_destroy(vm);
     snapshot_restore_close(vm->restore);
     vm->restore = NULL;
     for (unsigned i = vm->nr_devices; i-- > 0;)

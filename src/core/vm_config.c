@@ -30,6 +30,7 @@ void vm_config_free(struct vm_config *cfg)
 {
     free(cfg->kernel_path);
     free(cfg->restore_dir);
+    free(cfg->incoming);
     free(cfg->initrd_path);
     free(cfg->cmdline);
     free(cfg->console_path);
@@ -66,7 +67,7 @@ static int check_readable_file(const char *what, const char *path, char *err, si
 int vm_config_validate(const struct vm_config *cfg, unsigned max_cpus, char *err, size_t errlen)
 {
     char a[32], b[32];
-    if (!cfg->kernel_path && !cfg->restore_dir) {
+    if (!cfg->kernel_path && !cfg->restore_dir && !cfg->incoming) {
         snprintf(err, errlen, "no kernel given (use --kernel PATH)");
         return -EINVAL;
     }
@@ -104,7 +105,7 @@ int vm_config_validate(const struct vm_config *cfg, unsigned max_cpus, char *err
         snprintf(err, errlen, "--memory %s is more than this host has (%s)", a, b);
         return -EINVAL;
     }
-    int ret = cfg->restore_dir ? 0 : check_readable_file("kernel", cfg->kernel_path, err, errlen);
+    int ret = cfg->restore_dir || cfg->incoming ? 0 : check_readable_file("kernel", cfg->kernel_path, err, errlen);
     if (ret)
         return ret;
     if (cfg->initrd_path) {

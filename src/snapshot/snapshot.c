@@ -35,6 +35,7 @@
 
 struct snapshot_restore {
     char dir[256];
+    bool migration;           /* from a migration stream: RAM came separately, same VM generation */
     struct snap_image img;
     struct snap_memory_ref mem;
     int mem_fd;
@@ -119,15 +120,14 @@ static void resume_virtio(struct vm *vm, unsigned n)
         virtio_pci_resume(vm->virtio[i]);
 }
 
-static int write_state(struct vm *vm, int fd, const struct snap_memory_ref *mem, char *err,
-                       size_t errlen)
+int snapshot_write_state(struct vm *vm, struct snap_writer *wp, const struct snap_memory_ref *mem,
+                         char *err, size_t errlen)
 {
-    struct snap_writer w;
-    snap_writer_init(&w, snap_fd_sink, &fd);
+    struct snap_writer w = *wp;
     struct snap_summary s = vm_summary(vm);
     struct snap_kvm k = { .kvm_fd = vm->kvm_fd, .vm_fd = vm->vm_fd };
     int ret = snap_write_header(&w, &s);
-    if (!ret)
+    if (!ret && mem)
         ret = snap_write_record(&w, SNAP_MEMORY_RECORD, SNAP_MEMORY_RECORD_VERSION, mem, sizeof(*mem));
     if (ret) {
         snprintf(err, errlen, "cannot write the snapshot state file: %s", strerror(-ret));
@@ -157,7 +157,16 @@ static int write_state(struct vm *vm, int fd, const struct snap_memory_ref *mem,
     ret = snap_write_end(&w);
     if (ret)
         snprintf(err, errlen, "cannot write the snapshot state file: %s", strerror(-ret));
+    *wp = w;
     return ret;
+}
+
+static int write_state(struct vm *vm, int fd, const struct snap_memory_ref *mem, char *err,
+                       size_t errlen)
+{
+    struct snap_writer w;
+    snap_writer_init(&w, snap_fd_sink, &fd);
+    return snapshot_write_state(vm, &w, mem, err, errlen);
 }
 
 /*
@@ -221,6 +230,26 @@ static int complete_io(struct vm *vm, struct vcpu *v, char *err, size_t errlen)
     }
     snprintf(err, errlen, "vCPU %u: its pending I/O does not complete", v->index);
     return -EBUSY;
+}
+
+int snapshot_quiesce(struct vm *vm, unsigned *quiesced, char *err, size_t errlen)
+{
+    *quiesced = 0;
+    int ret = 0;
+    for (unsigned i = 0; i < vm->nr_vcpus && !ret; i++)
+        ret = complete_io(vm, &vm->vcpus[i], err, errlen);
+    if (!ret)
+        ret = quiesce_virtio(vm, quiesced, err, errlen);
+    if (ret) {
+        resume_virtio(vm, *quiesced);
+        *quiesced = 0;
+    }
+    return ret;
+}
+
+void snapshot_unquiesce(struct vm *vm, unsigned quiesced)
+{
+    resume_virtio(vm, quiesced);
 }
 
 int snapshot_save(struct vm *vm, const char *dir, char *err, size_t errlen)
@@ -394,6 +423,14 @@ static int check_records(struct snapshot_restore *r, char *err, size_t errlen)
         free(nets);
     }
     const struct snap_record *m = snap_image_find(&r->img, SNAP_MEMORY_RECORD);
+    if (r->migration) {
+        /* RAM travels in the migration stream itself. */
+        if (m) {
+            snprintf(err, errlen, "migration state must not name a memory file");
+            return -EBADMSG;
+        }
+        return 0;
+    }
     if (!m) {
         snprintf(err, errlen, "snapshot has no '%s' record", SNAP_MEMORY_RECORD);
         return -EBADMSG;
@@ -481,6 +518,35 @@ int snapshot_restore_open(struct snapshot_restore **out, const char *dir,
 fail:
     snapshot_restore_close(r);
     return ret;
+}
+
+int snapshot_restore_from_image(struct snapshot_restore **out, struct snap_image *img,
+                                const char *what, const struct vm_config *cfg, char *err,
+                                size_t errlen)
+{
+    *out = NULL;
+    struct snapshot_restore *r = calloc(1, sizeof(*r));
+    if (!r) {
+        snap_image_free(img);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    r->mem_fd = -1;
+    r->migration = true;
+    snprintf(r->dir, sizeof(r->dir), "%s", what);
+    r->img = *img;
+    *img = (struct snap_image){ 0 };
+    char why[200];
+    int ret = check_records(r, why, sizeof(why));
+    if (!ret && cfg)
+        ret = check_config(&r->img.summary, cfg, why, sizeof(why));
+    if (ret) {
+        snprintf(err, errlen, "%s: %s", what, why);
+        snapshot_restore_close(r);
+        return ret;
+    }
+    *out = r;
+    return 0;
 }
 
 const struct snap_summary *snapshot_restore_summary(const struct snapshot_restore *r)
@@ -595,7 +661,8 @@ int snapshot_restore_state(struct snapshot_restore *r, struct vm *vm, char *err,
     }
     if (!ret)
         ret = snap_vm_load_clock(&k, &r->img, why, sizeof(why));
-    if (!ret)
+    /* A migrated VM is the same VM, not a clone: it keeps its generation ID. */
+    if (!ret && !r->migration)
         ret = new_generation(vm, why, sizeof(why));
     if (ret)
         snprintf(err, errlen, "cannot restore '%s': %s", r->dir, why);

@@ -164,7 +164,9 @@ int vblk_create(struct vblk **out, const struct disk_config *cfg, struct evloop 
     const char *serial = disk_config_serial(cfg);
     memcpy(vb->serial, serial, strnlen(serial, VIRTIO_BLK_ID_BYTES));
 
-    rc = block_file_open(&vb->file, cfg->path, cfg->readonly, cfg->direct, err, errlen);
+    rc = cfg->defer_lock
+             ? block_file_open_unlocked(&vb->file, cfg->path, cfg->readonly, cfg->direct, err, errlen)
+             : block_file_open(&vb->file, cfg->path, cfg->readonly, cfg->direct, err, errlen);
     if (rc < 0)
         goto fail_free;
     if (vb->file.size < VIRTIO_BLK_SECTOR_SIZE) {
@@ -190,6 +192,17 @@ fail_file:
 fail_free:
     vblk_free(vb);
     return rc;
+}
+
+int vblk_set_locked(struct vblk *vb, bool locked, char *err, size_t errlen)
+{
+    int rc = block_file_set_locked(&vb->file, locked);
+    if (rc == -EBUSY)
+        return error_set(err, errlen, rc, "disk '%s' is still locked by another VM", vb->cfg.path);
+    if (rc)
+        return error_set(err, errlen, rc, "disk '%s': cannot %s its lock: %s", vb->cfg.path,
+                         locked ? "take" : "drop", strerror(-rc));
+    return 0;
 }
 
 const char *vblk_backend_name(const struct vblk *vb)

@@ -231,11 +231,15 @@ static uint16_t load_avail_idx(const struct virtq *vq)
     return __atomic_load_n(ring16(vq->avail, AVAIL_IDX), __ATOMIC_ACQUIRE);
 }
 
+static void mark_used_ring(const struct virtq *vq);
+
 /* Tells an EVENT_IDX driver to kick when it fills the slot we will read next. */
 static void publish_avail_event(struct virtq *vq)
 {
-    if (vq->event_idx && !vq->notify_disabled)
+    if (vq->event_idx && !vq->notify_disabled) {
         __atomic_store_n(avail_event_field(vq), vq->last_avail_idx, __ATOMIC_RELAXED);
+        mark_used_ring(vq);
+    }
 }
 
 int virtq_pop(struct virtq *vq, struct virtq_chain *chain)
@@ -275,6 +279,48 @@ int virtq_pop(struct virtq *vq, struct virtq_chain *chain)
     return 1;
 }
 
+/*
+ * Migration: pages the device wrote are invisible to KVM's dirty log, so a
+ * push marks them in guest RAM's VMM-side bitmap (core/guest_mem.h): the
+ * used ring, and every device-writable buffer of the chain. Done at push,
+ * after the device wrote, so the mark cannot be harvested before the data
+ * exists. The walk is tolerant: chain_walk already validated this chain at
+ * pop, and a driver that rewrote it since only loses its own pages' marks.
+ */
+static void mark_used_ring(const struct virtq *vq)
+{
+    guest_mem_mark_dirty_hva(vq->mem, vq->used, used_ring_bytes(vq->size) + 2);
+}
+
+static void mark_chain_written(const struct virtq *vq, uint16_t head)
+{
+    if (!__atomic_load_n(&vq->mem->vmm_dirty_on, __ATOMIC_ACQUIRE))
+        return;
+    const uint8_t *table = vq->desc;
+    uint32_t table_len = vq->size, i = head;
+    bool in_indirect = false;
+    for (unsigned steps = 0; steps < 2u * vq->size && i < table_len; steps++) {
+        struct virtq_desc d;
+        desc_read(table, i, &d);
+        if ((d.flags & VIRTQ_DESC_F_INDIRECT) && !in_indirect) {
+            if (d.len == 0 || d.len % DESC_SIZE || d.len / DESC_SIZE > vq->size)
+                return;
+            table = guest_mem_ptr(vq->mem, d.addr, d.len);
+            if (!table)
+                return;
+            table_len = d.len / DESC_SIZE;
+            in_indirect = true;
+            i = 0;
+            continue;
+        }
+        if (d.flags & VIRTQ_DESC_F_WRITE)
+            guest_mem_mark_dirty(vq->mem, d.addr, d.len);
+        if (!(d.flags & VIRTQ_DESC_F_NEXT))
+            return;
+        i = d.next;
+    }
+}
+
 void virtq_push(struct virtq *vq, uint16_t head, uint32_t written_len)
 {
     if (vq->broken || !vq->ready)
@@ -289,6 +335,9 @@ void virtq_push(struct virtq *vq, uint16_t head, uint32_t written_len)
     vq->used_idx++;
     /* Release: the element is visible before the index that covers it. */
     __atomic_store_n(ring16(vq->used, USED_IDX), vq->used_idx, __ATOMIC_RELEASE);
+    if (written_len)
+        mark_chain_written(vq, head);
+    mark_used_ring(vq);
 }
 
 /* True when new_idx has moved past event since old (all modulo 2^16). */
@@ -329,8 +378,10 @@ void virtq_disable_notify(struct virtq *vq)
         return;
     vq->notify_disabled = true;
     /* With EVENT_IDX, simply not advancing avail_event stops the kicks. */
-    if (!vq->event_idx)
+    if (!vq->event_idx) {
         __atomic_store_n(ring16(vq->used, USED_FLAGS), VIRTQ_USED_F_NO_NOTIFY, __ATOMIC_RELAXED);
+        mark_used_ring(vq);
+    }
 }
 
 bool virtq_enable_notify(struct virtq *vq)
@@ -340,8 +391,10 @@ bool virtq_enable_notify(struct virtq *vq)
     vq->notify_disabled = false;
     if (vq->event_idx)
         publish_avail_event(vq);
-    else
+    else {
         __atomic_store_n(ring16(vq->used, USED_FLAGS), 0, __ATOMIC_RELAXED);
+        mark_used_ring(vq);
+    }
     /* Our store before the driver's next idx read; see virtq_pop. */
     __atomic_thread_fence(__ATOMIC_SEQ_CST);
     return load_avail_idx(vq) != vq->last_avail_idx;
