@@ -237,7 +237,15 @@ static void job_finish(struct mgr *m, void *arg)
     record(m, vm->name, mig, NULL);
     if (!mgr_vm_has_process(vm) && vm->desired_running) {
         /* It ended here during the migration, and not by moving: the usual policy applies. */
-        vm->restart_at_ms = vm->restart != MGR_RESTART_NO ? mgr_now_ms() + 1000 : 0;
+        bool again = vm->restart == MGR_RESTART_ALWAYS ||
+                     (vm->restart == MGR_RESTART_ON_FAILURE && vm->state == MGR_VM_CRASHED);
+        if (again) {
+            vm->restart_at_ms = mgr_now_ms() + 1000;
+        } else {
+            vm->desired_running = false;
+            if (mgr_store_vm_set_desired(&m->store, vm->name, "stopped") < 0)
+                log_error("serve", "VM '%s': cannot record its desired state", vm->name);
+        }
     }
 }
 
@@ -452,8 +460,14 @@ static void *worker(void *arg)
         wait_pidfd(w->pidfd, EXIT_WAIT_MS);
         struct exited_job e = { .w = w };
         mgr_call(m, job_exited, &e);
-        if (e.gone && (e.status == 0 || strcmp(outcome, "completed") == 0) &&
-            runs_on_destination(w)) {
+        /*
+         * The VMM exits 0 after a migration only once the destination said
+         * RUNNING: that is final, whatever the destination daemon can say
+         * now. Otherwise (it died, or we missed its last words) ask there.
+         */
+        bool vmm_says = e.gone && e.status == 0 &&
+                        (strcmp(outcome, "completed") == 0 || strstr(e.reason, "migrated to"));
+        if (vmm_says || (e.gone && runs_on_destination(w))) {
             outcome = "completed";
             dest_defined = false;
         } else if (!e.gone) {

@@ -100,6 +100,7 @@ wait_text() {
 ok vm create c1 --kernel "$GUESTS/counter.elf" --memory 64M --start
 CON1=$STATE/vms/c1/console.log
 wait_text "$CON1" "count=40000"
+wait_state c1 running
 
 # --- 1. the destination refuses: it has a VM of that name
 ok dvm create c1 --kernel "$SPIN" --memory 16M
@@ -147,6 +148,7 @@ echo "moved: the counter goes on at the destination from $last, without a gap"
 ok vm create big --kernel "$GUESTS/migdirty.elf" --memory 256M --cmdline migdirty.slow --start
 CONB=$STATE/vms/big/console.log
 wait_text "$CONB" "tick=2"
+wait_state big running
 ok vm migrate big --to "unix:$SOCK2" --dest-token "$TOKEN" --bandwidth 8
 refused 1 "VM 'big' is already migrating to $SOCK2" vm migrate big --to "unix:$SOCK2"
 i=0
@@ -184,10 +186,65 @@ echo "destination VMM killed mid-copy: the source runs on, the destination dropp
 # --- 5. the destination would over-commit its memory; a VM that does not run
 ok vm create huge --kernel "$SPIN" --cmdline mode=hlt --memory 2G --start
 wait_ready huge
+wait_state huge running
 refused 1 "would over-commit host memory" vm migrate huge --to "unix:$SOCK2" --dest-token "$TOKEN"
 [ "$(field huge state)" = running ] || fail "huge is '$(field huge state)' after the refusal"
 dvm list | grep -q '^huge ' && fail2 "the destination kept a definition of huge"
-ok vm stop big
-refused 1 "cannot migrate VM 'big': it is stopped (only a running VM migrates)" \
-    vm migrate big --to "unix:$SOCK2" --dest-token "$TOKEN"
+echo "over-commit at the destination: refused, the VM runs on"
+
+# --- 6. the source daemon stopped mid-copy: it cancels, the VM stays here
+ok vm migrate big --to "unix:$SOCK2" --dest-token "$TOKEN" --bandwidth 8
+bpid=$(field big pid)
+daemon_stop
+kill -0 "$bpid" 2>/dev/null || fail "big's VMM ended with the source daemon"
+grep -q "VM 'big': migration to $SOCK2 cancelled" "$DLOG" ||
+    fail "the source daemon did not cancel the migration of big at its stop"
+i=0
+while dvm list | grep -q '^big '; do
+    i=$((i + 1))
+    [ $i -le $((WAIT_S * 10)) ] || fail2 "the destination still defines big after the cancel"
+    sleep 0.1
+done
+daemon_start
+[ "$(field big pid)" = "$bpid" ] || fail "big was not adopted again (pid '$(field big pid)', was $bpid)"
+still_running big "$CONB"
+consistent
+echo "source daemon stopped mid-copy: cancelled, big adopted again and running"
+
+# --- 7. the destination daemon killed (-9) and restarted mid-copy: the
+# incoming VM stays incoming (never booted afresh), and arrives
+ok vm migrate big --to "unix:$SOCK2" --dest-token "$TOKEN" --bandwidth 8
+[ "$(dfield big state)" = incoming ] || fail2 "big is '$(dfield big state)' on the destination"
+dpid=$(dfield big pid)
+kill -9 "$DAEMON2_PID"
+wait "$DAEMON2_PID" 2>/dev/null
+"$CASULO" serve --state-dir "$STATE2" --listen "unix:$SOCK2" --token-file "$T/token" \
+    --overcommit "$RATIO" ${CASULO_VMM:+--vmm "$CASULO_VMM"} >>"$DLOG2" 2>&1 &
+DAEMON2_PID=$!
+i=0
+until [ "$(dfield big state)" = running ]; do
+    s=$(dfield big state)
+    [ -z "$s" ] || [ "$s" = incoming ] || fail2 "big is '$s' on the restarted destination"
+    i=$((i + 1))
+    [ $i -le $((WAIT_S * 10)) ] || fail2 "big did not arrive at the restarted destination"
+    sleep 0.1
+done
+[ "$(dfield big pid)" = "$dpid" ] || fail2 "the destination runs big in pid $(dfield big pid), not its incoming VMM $dpid"
+i=0
+while vm list | grep -q '^big '; do
+    i=$((i + 1))
+    [ $i -le $((WAIT_S * 10)) ] || fail "the source still defines big: $(vm info big)"
+    sleep 0.1
+done
+OLDB=$(ls -d "$STATE"/migrated/big-* | head -n1)
+lastb=$(ticks "$OLDB/console.log" | tail -n1)
+wait_text "$STATE2/vms/big/console.log" "tick=$((lastb + 2))"
+expect_unbroken 1 "$OLDB/console.log" "$STATE2/vms/big/console.log"
+grep -q "MIGDIRTY start" "$STATE2/vms/big/console.log" && fail2 "big started afresh on the destination"
+echo "destination daemon restarted mid-copy: big stayed incoming, then arrived (tick $lastb on)"
+
+# --- 8. a VM that does not run
+ok vm stop huge
+refused 1 "cannot migrate VM 'huge': it is stopped (only a running VM migrates)" \
+    vm migrate huge --to "unix:$SOCK2" --dest-token "$TOKEN"
 echo "PASS"
