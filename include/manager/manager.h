@@ -26,6 +26,8 @@
 #define MGR_DEFAULT_STATE_DIR "/var/lib/casulo"
 #define MGR_DEFAULT_LISTEN    "unix:/run/casulo/casulo.sock"
 #define MGR_ERR_MAX 512
+/* STATE/vms/NAME/ file of a VM whose VMM waits for a live migration, until the VM runs. */
+#define MGR_INCOMING_MARK "incoming"
 
 struct mgr_options {
     const char *state_dir;
@@ -43,11 +45,13 @@ enum mgr_vm_state {
     MGR_VM_RUNNING,
     MGR_VM_PAUSED,
     MGR_VM_CRASHED,     /* the last run ended with an error */
+    MGR_VM_INCOMING,    /* its VMM waits for a live migration from another host */
 };
 
 enum mgr_restart { MGR_RESTART_NO, MGR_RESTART_ON_FAILURE, MGR_RESTART_ALWAYS };
 
 struct mgr;
+struct mgr_migration;
 
 struct mgr_vm {
     struct mgr_vm *next;
@@ -71,6 +75,9 @@ struct mgr_vm {
     unsigned restarts;          /* consecutive automatic restarts */
     uint64_t restart_at_ms;     /* monotonic; 0: none planned */
     const char *busy;           /* the operation in progress on the VM, or NULL */
+    int last_status;            /* exit status of the last run; -1: unknown or a signal */
+    bool drop;                  /* an incoming VM whose VMM ended: remove the definition */
+    struct mgr_migration *mig;  /* the last outgoing migration (migration.h), or NULL */
 
     struct mgr_stats stats;
 };
@@ -100,6 +107,11 @@ struct mgr {
 
     struct mgr_http *http;
     struct mgr_sampler *sampler;
+
+    /* Outgoing migrations (migrate_out.c): one worker thread each, counted under jobs_lock. */
+    unsigned mig_workers;
+    bool stopping;              /* the daemon is shutting down: workers let go */
+    json_t *migrated;           /* the outcomes of the last migrations away from here */
 };
 
 /* Sets everything up (state dir, store, adoption, listening socket); err says why not. */
@@ -145,6 +157,9 @@ int mgr_write_vm_json(struct mgr *m, const struct mgr_vm *vm, char *err, size_t 
 
 /* supervision (supervisor.c), loop thread only */
 int mgr_sup_start(struct mgr *m, struct mgr_vm *vm, struct mgr_result *r);
+/* Starts the VMM of an incoming VM: `casulo run --incoming tcp:listen`, state incoming. */
+int mgr_sup_start_incoming(struct mgr *m, struct mgr_vm *vm, const char *listen,
+                           struct mgr_result *r);
 void mgr_sup_check_exit(struct mgr *m, struct mgr_vm *vm);
 void mgr_sup_tick(struct mgr *m);
 void mgr_sup_adopt_all(struct mgr *m);
@@ -162,6 +177,15 @@ void mgr_op_patch(struct mgr *m, const char *name, json_t *body, struct mgr_resu
 /* The console socket of a VM that has a process, for the WebSocket bridge. */
 int mgr_op_console_path(struct mgr *m, const char *name, char *path, size_t len,
                         struct mgr_result *r);
+
+/* live migration between daemons (migrate_in.c, migrate_out.c; docs/manager.md) */
+void mgr_op_migrate(struct mgr *m, const char *name, json_t *body, struct mgr_result *r);
+void mgr_op_incoming(struct mgr *m, json_t *body, struct mgr_result *r);
+void mgr_op_migrations(struct mgr *m, struct mgr_result *r);
+/* Waits for the migration workers to let go (at shutdown). */
+void mgr_migrations_drain(struct mgr *m);
+/* Takes a VM out of the table and the store; its directory goes (dir_to: moved there instead). */
+int mgr_vm_remove(struct mgr *m, struct mgr_vm *vm, const char *dir_to, char *err, size_t errlen);
 
 /* HTTP server (http.c) */
 int mgr_http_start(struct mgr *m, char *err, size_t errlen) MUST_CHECK;

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cli/commands.h"
@@ -41,6 +42,8 @@ struct vm_args {
     /* clone, set, migrate */
     const char *count, *prefix, *balloon, *to;
     bool no_start;
+    const char *dest_token, *max_downtime, *bandwidth;
+    bool auto_converge, watch;
 };
 
 static void vm_usage(FILE *out)
@@ -64,7 +67,12 @@ static void vm_usage(FILE *out)
           "                               N new VMs P-1..P-N (default P: NAME) from one snapshot\n"
           "  set NAME [--memory SIZE] [--cpus N]   change a stopped VM's definition\n"
           "  set NAME --balloon SIZE      a running VM's balloon target (memory taken from it)\n"
-          "  migrate NAME --to HOST       (not supported yet)\n",
+          "  migrate NAME --to DEST [--dest-token TOKEN] [--max-downtime MS]\n"
+          "         [--bandwidth MIB] [--auto-converge] [--watch]\n"
+          "                               live-migrate a running VM to the casulo daemon at\n"
+          "                               DEST (an ADDR as above); disks must be on storage both\n"
+          "                               hosts see at the same paths. Waits until the copy\n"
+          "                               starts; --watch follows it to the end\n",
           out);
 }
 
@@ -182,6 +190,11 @@ static int verb_list(const struct vm_args *a)
     return 0;
 }
 
+static double mib(json_t *o, const char *key)
+{
+    return (double)json_integer_value(json_object_get(o, key)) / (1024.0 * 1024.0);
+}
+
 static void print_vm(json_t *vm)
 {
     char mem[32], up[32];
@@ -216,6 +229,16 @@ static void print_vm(json_t *vm)
         printf("rss:          %s\n", rss);
     }
     printf("console log:  %s\n", str(vm, "console_log"));
+    json_t *mig = json_object_get(vm, "migration");
+    if (json_is_object(mig)) {
+        json_t *p = json_object_get(mig, "progress");
+        printf("migration:    %s to %s\n", str(mig, "status"), str(mig, "to"));
+        if (json_is_object(p) && json_is_integer(json_object_get(p, "bytes_sent")))
+            printf("migrated:     %.1f MiB sent, pass %lld, %s\n", mib(p, "bytes_sent"),
+                   (long long)json_integer_value(json_object_get(p, "iteration")), str(p, "phase"));
+        if (json_is_string(json_object_get(mig, "error")))
+            printf("migration error: %s\n", str(mig, "error"));
+    }
 }
 
 static int verb_info(const struct vm_args *a, const char *path)
@@ -399,21 +422,181 @@ static int verb_clone(const struct vm_args *a)
     return ret;
 }
 
+/* A whole number option for the request, or exit status 2. */
+static int number_option(const char *opt, const char *text, json_t *req, const char *key)
+{
+    if (!text)
+        return 0;
+    char *end;
+    errno = 0;
+    long long n = strtoll(text, &end, 10);
+    if (!*text || *end || errno || n < 0) {
+        fprintf(stderr, "casulo: error: --%s '%s' is not a whole number\n", opt, text);
+        return 2;
+    }
+    json_object_set_new(req, key, json_integer(n));
+    return 0;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* One progress line from the VMM's GET /migrate (the VM object's migration.progress). */
+static void print_progress(json_t *p, char *last, size_t len)
+{
+    char line[512];
+    if (!json_is_object(p))
+        return;
+    snprintf(line, sizeof(line), "%s, pass %lld: sent %.1f MiB, remaining %.1f MiB, dirty %.1f "
+             "MiB/s, link %.1f MiB/s%s", str(p, "phase"),
+             (long long)json_integer_value(json_object_get(p, "iteration")), mib(p, "bytes_sent"),
+             mib(p, "bytes_remaining"), json_number_value(json_object_get(p, "dirty_rate_mib_s")),
+             json_number_value(json_object_get(p, "bandwidth_mib_s")),
+             json_is_false(json_object_get(p, "converging")) ? ", not converging" : "");
+    if (strcmp(line, last) != 0) {
+        printf("%s\n", line);
+        fflush(stdout);
+        snprintf(last, len, "%s", line);
+    }
+}
+
+static void print_json(json_t *o)
+{
+    char *text = json_dumps(o, JSON_COMPACT);
+    if (text)
+        printf("%s\n", text);
+    free(text);
+}
+
+/* After the VM left the source: its outcome from GET /api/v1/migrations. */
+static int migrated_outcome(const struct vm_args *a)
+{
+    struct vm_args quiet = *a;
+    quiet.json = false;
+    json_t *list;
+    if (call(&quiet, "GET", "/api/v1/migrations", NULL, &list))
+        return 1;
+    json_t *done = json_object_get(list, "finished"), *mine = NULL, *o;
+    size_t i;
+    json_array_foreach(done, i, o)
+        if (strcmp(str(o, "name"), a->name) == 0)
+            mine = o;
+    int ret = 0;
+    if (!mine || strcmp(str(mine, "status"), "completed") != 0) {
+        fprintf(stderr, "casulo: error: VM '%s' is no longer on this daemon, but no completed "
+                "migration of it is recorded\n", a->name);
+        ret = 1;
+    } else {
+        json_t *p = json_object_get(mine, "progress");
+        if (a->json)
+            print_json(mine);
+        else
+            printf("completed: downtime %lld ms, total %lld ms, %.1f MiB sent; VM '%s' runs on %s\n",
+                   (long long)json_integer_value(json_object_get(p, "downtime_ms")),
+                   (long long)json_integer_value(json_object_get(p, "total_ms")),
+                   mib(p, "bytes_sent"), a->name, str(mine, "to"));
+    }
+    json_decref(list);
+    return ret;
+}
+
+/*
+ * Follows the VM's "migration" until the copy runs (or, with --watch, until
+ * it ends). The source daemon removes the VM once it moved: a 404 then
+ * means done, and the recorded outcome says how.
+ */
+static int follow_migration(const struct vm_args *a)
+{
+    char path[256], last[512] = "";
+    snprintf(path, sizeof(path), "/api/v1/vms/%s", a->name);
+    bool said_active = false;
+    for (;;) {
+        struct vm_reply reply;
+        if (vm_client_request(&a->client, "GET", path, NULL, &reply, stderr) < 0)
+            return 1;
+        if (reply.status == 404) {
+            vm_reply_free(&reply);
+            return migrated_outcome(a);
+        }
+        if (reply.status != 200) {
+            vm_reply_print_error(&reply, stderr);
+            vm_reply_free(&reply);
+            return 1;
+        }
+        json_t *vm = reply.body ? json_loads(reply.body, 0, NULL) : NULL;
+        vm_reply_free(&reply);
+        json_t *mig = json_object_get(vm, "migration");
+        const char *st = json_string_value(json_object_get(mig, "status"));
+        if (!st) {
+            fprintf(stderr, "casulo: error: the daemon shows no migration of VM '%s'\n", a->name);
+            json_decref(vm);
+            return 1;
+        }
+        if (strcmp(st, "failed") == 0 || strcmp(st, "cancelled") == 0) {
+            fprintf(stderr, "casulo: error: migration of VM '%s' %s: %s (the VM stays here, %s)\n",
+                    a->name, st, str(mig, "error"), str(vm, "state"));
+            json_decref(vm);
+            return 1;
+        }
+        if (strcmp(st, "active") == 0 && !said_active && !a->json) {
+            printf("VM '%s': migrating to %s (stream to %s)\n", a->name, str(mig, "to"),
+                   str(mig, "url"));
+            fflush(stdout);
+            said_active = true;
+        }
+        if (strcmp(st, "active") == 0 && !a->watch) {
+            if (!a->json)
+                printf("follow it with: casulo vm info %s\n", a->name);
+            else
+                print_json(vm);
+            json_decref(vm);
+            return 0;
+        }
+        if (a->watch && !a->json)
+            print_progress(json_object_get(mig, "progress"), last, sizeof(last));
+        json_decref(vm);
+        sleep_ms(500);
+    }
+}
+
 static int verb_migrate(const struct vm_args *a)
 {
     if (!a->to) {
-        fprintf(stderr, "casulo: error: vm migrate needs --to HOST\n");
+        fprintf(stderr, "casulo: error: vm migrate needs --to DEST (the destination daemon's "
+                "address)\n");
         return 2;
     }
     json_t *req = json_pack("{s:s}", "to", a->to);
-    int ret = verb_action(a, "migrate", req);
+    int ret = number_option("max-downtime", a->max_downtime, req, "max_downtime_ms");
+    if (!ret)
+        ret = number_option("bandwidth", a->bandwidth, req, "bandwidth_mib_s");
+    if (ret) {
+        json_decref(req);
+        return ret;
+    }
+    if (a->dest_token)
+        json_object_set_new(req, "token", json_string(a->dest_token));
+    if (a->auto_converge)
+        json_object_set_new(req, "auto_converge", json_true());
+    char path[256];
+    snprintf(path, sizeof(path), "/api/v1/vms/%s/migrate", a->name);
+    struct vm_args quiet = *a;
+    quiet.json = false;
+    json_t *r;
+    ret = call(&quiet, "POST", path, req, &r);
     json_decref(req);
-    return ret;
+    if (ret)
+        return ret;
+    json_decref(r);
+    return follow_migration(a);
 }
 
 enum { O_CONNECT = 256, O_TOKEN, O_JSON, O_KERNEL, O_INITRD, O_CMDLINE, O_CPUS, O_MEMORY, O_DISK,
        O_NET, O_RNG, O_BALLOON, O_RESTART, O_START, O_FROM_SNAPSHOT, O_COUNT, O_PREFIX,
-       O_NO_START, O_TO };
+       O_NO_START, O_TO, O_DEST_TOKEN, O_MAX_DOWNTIME, O_BANDWIDTH, O_AUTO_CONVERGE, O_WATCH };
 
 /* Which options each verb takes (besides --connect, --token, --json). */
 static const struct { const char *verb; bool name; const int *opts; } verbs[] = {
@@ -431,7 +614,8 @@ static const struct { const char *verb; bool name; const int *opts; } verbs[] = 
     { "snapshot", true, (const int[]){ 0 } },
     { "clone", true, (const int[]){ O_COUNT, O_PREFIX, O_NO_START, 0 } },
     { "set", true, (const int[]){ O_MEMORY, O_CPUS, O_BALLOON, 0 } },
-    { "migrate", true, (const int[]){ O_TO, 0 } },
+    { "migrate", true, (const int[]){ O_TO, O_DEST_TOKEN, O_MAX_DOWNTIME, O_BANDWIDTH,
+                                      O_AUTO_CONVERGE, O_WATCH, 0 } },
 };
 
 static const struct option long_opts[] = {
@@ -454,6 +638,11 @@ static const struct option long_opts[] = {
     { "prefix", required_argument, NULL, O_PREFIX },
     { "no-start", no_argument, NULL, O_NO_START },
     { "to", required_argument, NULL, O_TO },
+    { "dest-token", required_argument, NULL, O_DEST_TOKEN },
+    { "max-downtime", required_argument, NULL, O_MAX_DOWNTIME },
+    { "bandwidth", required_argument, NULL, O_BANDWIDTH },
+    { "auto-converge", no_argument, NULL, O_AUTO_CONVERGE },
+    { "watch", no_argument, NULL, O_WATCH },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
 };
@@ -559,6 +748,11 @@ static int parse(int argc, char **argv, struct vm_args *a, int *verb)
         case O_PREFIX: a->prefix = optarg; break;
         case O_NO_START: a->no_start = true; break;
         case O_TO: a->to = optarg; break;
+        case O_DEST_TOKEN: a->dest_token = optarg; break;
+        case O_MAX_DOWNTIME: a->max_downtime = optarg; break;
+        case O_BANDWIDTH: a->bandwidth = optarg; break;
+        case O_AUTO_CONVERGE: a->auto_converge = true; break;
+        case O_WATCH: a->watch = true; break;
         }
     }
     if (!a->verb || strcmp(a->verb, "help") == 0) {

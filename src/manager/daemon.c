@@ -286,6 +286,8 @@ void mgr_destroy(struct mgr *m)
     m->jobs = NULL;
     pthread_cond_broadcast(&m->jobs_done);
     pthread_mutex_unlock(&m->jobs_lock);
+    /* Outgoing migrations are cancelled (the VMs stay here) and their workers end. */
+    mgr_migrations_drain(m);
     mgr_http_stop(m);
     mgr_sampler_stop(m);
     struct mgr_vm *vm = m->vms;
@@ -297,6 +299,8 @@ void mgr_destroy(struct mgr *m)
         vm = next;
     }
     m->vms = NULL;
+    json_decref(m->migrated);
+    m->migrated = NULL;
     mgr_store_close(&m->store);
     if (m->loop.epfd >= 0)
         evloop_destroy(&m->loop);

@@ -181,6 +181,15 @@ static enum MHD_Result route(struct mgr *m, struct MHD_Connection *c, const char
                  : mgr_fail(&r, 400, "missing request body: expected a JSON object");
         else
             return method_not_allowed(c, method, url, "GET, POST");
+    } else if (n == 1 && strcmp(seg[0], "migrations") == 0) {
+        if (!get)
+            return method_not_allowed(c, method, url, "GET");
+        mgr_op_migrations(m, &r);
+    } else if (n == 2 && strcmp(seg[0], "migrations") == 0 && strcmp(seg[1], "incoming") == 0) {
+        if (!post)
+            return method_not_allowed(c, method, url, "POST");
+        body ? mgr_op_incoming(m, body, &r)
+             : mgr_fail(&r, 400, "missing request body: expected a JSON object");
     } else if (n == 2 && strcmp(seg[0], "vms") == 0) {
         if (get)
             mgr_op_info(m, seg[1], &r);

@@ -183,12 +183,43 @@ void mgr_op_create(struct mgr *m, json_t *body, struct mgr_result *r)
     mgr_call(m, job_create, &j);
 }
 
+int mgr_vm_remove(struct mgr *m, struct mgr_vm *vm, const char *dir_to, char *err, size_t errlen)
+{
+    char dir[PATH_MAX];
+    mgr_vm_path(m, vm->name, NULL, dir, sizeof(dir));
+    int ret = mgr_store_vm_delete(&m->store, vm->name);
+    if (ret && ret != -ENOENT) {
+        snprintf(err, errlen, "cannot delete VM '%s' from the database: %s", vm->name,
+                 strerror(-ret));
+        return ret;
+    }
+    if (dir_to && rename(dir, dir_to) < 0) {
+        log_warn("serve", "VM '%s': cannot move %s to %s: %s; removing it", vm->name, dir, dir_to,
+                 strerror(errno));
+        dir_to = NULL;
+    }
+    ret = dir_to ? 0 : mgr_remove_tree(dir);
+    if (ret)
+        log_warn("serve", "VM '%s': cannot remove all of %s: %s", vm->name, dir, strerror(-ret));
+    for (struct mgr_vm **p = &m->vms; *p; p = &(*p)->next) {
+        if (*p == vm) {
+            *p = vm->next;
+            break;
+        }
+    }
+    mgr_sup_forget(m, vm);
+    log_info("serve", "VM '%s': %s", vm->name, dir_to ? "moved away" : "deleted");
+    mgr_vm_free(vm);
+    return 0;
+}
+
 static void job_delete(struct mgr *m, void *arg)
 {
     struct name_job *j = arg;
     struct mgr_vm *vm = find_or_404(m, j->name, j->r);
     if (!vm)
         return;
+    mgr_sup_check_exit(m, vm);
     if (vm->busy) {
         mgr_fail(j->r, 409, "cannot delete VM '%s': a %s is in progress", vm->name, vm->busy);
         return;
@@ -210,29 +241,44 @@ static void job_delete(struct mgr *m, void *arg)
             return;
         }
     }
-    int ret = mgr_store_vm_delete(&m->store, vm->name);
-    if (ret) {
-        mgr_fail(j->r, 500, "cannot delete VM '%s' from the database: %s", vm->name, strerror(-ret));
+    char err[MGR_ERR_MAX];
+    if (mgr_vm_remove(m, vm, NULL, err, sizeof(err)) < 0) {
+        mgr_fail(j->r, 500, "%s", err);
         return;
     }
-    ret = mgr_remove_tree(dir);
-    if (ret)
-        log_warn("serve", "VM '%s': cannot remove all of %s: %s", vm->name, dir, strerror(-ret));
-    for (struct mgr_vm **p = &m->vms; *p; p = &(*p)->next) {
-        if (*p == vm) {
-            *p = vm->next;
-            break;
-        }
-    }
-    mgr_sup_forget(m, vm);
-    log_info("serve", "VM '%s': deleted", vm->name);
-    mgr_vm_free(vm);
     j->r->status = 200;
     j->r->body = json_pack("{s:s}", "deleted", j->name);
 }
 
+struct kill_incoming_job {
+    const char *name;
+    int pidfd;                  /* a dup when an incoming VMM was killed */
+};
+
+/* An incoming VM has no guest yet: deleting it ends its VMM (its source keeps the VM). */
+static void job_kill_incoming(struct mgr *m, void *arg)
+{
+    struct kill_incoming_job *j = arg;
+    struct mgr_vm *vm = mgr_vm_find(m, j->name);
+    j->pidfd = -1;
+    if (!vm || vm->state != MGR_VM_INCOMING || vm->pidfd < 0 || vm->busy)
+        return;
+    if (syscall(SYS_pidfd_send_signal, vm->pidfd, SIGKILL, NULL, 0) < 0)
+        return;
+    log_notice("serve", "VM '%s': incoming migration cancelled by DELETE", vm->name);
+    j->pidfd = dup(vm->pidfd);
+}
+
+static bool wait_exit(int pidfd, int ms);
+
 void mgr_op_delete(struct mgr *m, const char *name, struct mgr_result *r)
 {
+    struct kill_incoming_job k = { .name = name };
+    mgr_call(m, job_kill_incoming, &k);
+    if (k.pidfd >= 0) {
+        wait_exit(k.pidfd, STOP_WAIT_MS);
+        close(k.pidfd);
+    }
     struct name_job j = { .name = name, .r = r };
     mgr_call(m, job_delete, &j);
 }
@@ -672,8 +718,7 @@ void mgr_op_action(struct mgr *m, const char *name, const char *action, json_t *
                    struct mgr_result *r)
 {
     if (strcmp(action, "migrate") == 0) {
-        mgr_fail(r, 501, "migrate is not supported yet: live migration between hosts is not "
-                 "part of this casulo");
+        mgr_op_migrate(m, name, body, r);
         return;
     }
     bool takes_body = strcmp(action, "clone") == 0;
@@ -699,7 +744,7 @@ void mgr_op_action(struct mgr *m, const char *name, const char *action, json_t *
         op_clone(m, name, body, r);
     } else {
         mgr_fail(r, 404, "no such action '%s' (start, stop, power-off, pause, resume, snapshot, "
-                 "clone)", action);
+                 "clone, migrate)", action);
     }
 }
 

@@ -41,6 +41,7 @@
 #define RESTART_BACKOFF_MAX_MS 30000
 #define RESTART_STABLE_S       30   /* a run this long resets the back-off */
 #define ADOPT_TIMEOUT_MS       2000
+#define INCOMING_ASK_MS        1000
 
 static int pidfd_open_pid(pid_t pid)
 {
@@ -94,7 +95,8 @@ static void log_banner(const char *path, const char *what)
     fclose(f);
 }
 
-static int spawn(struct mgr *m, struct mgr_vm *vm, struct mgr_result *r)
+/* incoming: tcp:ADDR:PORT for a VM that arrives by live migration, else NULL. */
+static int spawn(struct mgr *m, struct mgr_vm *vm, const char *incoming, struct mgr_result *r)
 {
     char dir[PATH_MAX], cfg[PATH_MAX], api[PATH_MAX], console[2 * PATH_MAX + 16], vlog[PATH_MAX];
     mgr_vm_path(m, vm->name, NULL, dir, sizeof(dir));
@@ -112,7 +114,9 @@ static int spawn(struct mgr *m, struct mgr_vm *vm, struct mgr_result *r)
         mgr_fail(r, 500, "%s", err);
         return ret;
     }
-    const char *snap = json_string_value(json_object_get(vm->config, "from_snapshot"));
+    /* An incoming VM gets its RAM and state from the stream, not from a snapshot. */
+    const char *snap = incoming ? NULL
+                                : json_string_value(json_object_get(vm->config, "from_snapshot"));
     char *argv[16];
     int argc = 0;
     argv[argc++] = m->vmm_path;
@@ -127,8 +131,13 @@ static int spawn(struct mgr *m, struct mgr_vm *vm, struct mgr_result *r)
         argv[argc++] = (char *)"--restore";
         argv[argc++] = (char *)snap;
     }
+    if (incoming) {
+        argv[argc++] = (char *)"--incoming";
+        argv[argc++] = (char *)incoming;
+    }
     argv[argc] = NULL;
-    log_banner(vlog, snap ? "restoring the VM" : "starting the VM");
+    log_banner(vlog, incoming ? "waiting for the VM to arrive by live migration"
+                              : snap ? "restoring the VM" : "starting the VM");
 
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t attr;
@@ -176,15 +185,21 @@ static int spawn(struct mgr *m, struct mgr_vm *vm, struct mgr_result *r)
     if (ret)
         log_error("serve", "VM '%s': cannot record its run (pid %d): %s", vm->name, (int)pid,
                   strerror(-ret));
-    vm->state = MGR_VM_STARTING;
+    vm->state = incoming ? MGR_VM_INCOMING : MGR_VM_STARTING;
     vm->stats = (struct mgr_stats){ 0 };
     watch(m, vm);
-    log_info("serve", "VM '%s': started, pid %d", vm->name, (int)pid);
+    log_info("serve", "VM '%s': started, pid %d%s%s", vm->name, (int)pid,
+             incoming ? ", incoming on " : "", incoming ? incoming : "");
     return 0;
 }
 
 int mgr_sup_start(struct mgr *m, struct mgr_vm *vm, struct mgr_result *r)
 {
+    if (vm->drop) {
+        mgr_fail(r, 409, "VM '%s' was an incoming migration that did not arrive; it is being "
+                 "removed", vm->name);
+        return -ENOENT;
+    }
     if (mgr_vm_has_process(vm)) {
         mgr_fail(r, 409, "VM '%s' is already %s", vm->name, mgr_vm_state_name(vm->state));
         return -EBUSY;
@@ -195,12 +210,25 @@ int mgr_sup_start(struct mgr *m, struct mgr_vm *vm, struct mgr_result *r)
         mgr_fail(r, 409, "%s", err);
         return -ENOSPC;
     }
-    int ret = spawn(m, vm, r);
+    int ret = spawn(m, vm, NULL, r);
     if (ret)
         return ret;
     if (!vm->desired_running)
         set_desired(m, vm, true);
     return 0;
+}
+
+int mgr_sup_start_incoming(struct mgr *m, struct mgr_vm *vm, const char *listen,
+                           struct mgr_result *r)
+{
+    char err[MGR_ERR_MAX];
+    if (mgr_account_check(m->mem_total, m->opts.overcommit, mgr_committed_memory(m, vm),
+                          vm->memory_bytes, vm->name, err, sizeof(err)) < 0) {
+        mgr_fail(r, 409, "%s", err);
+        return -ENOSPC;
+    }
+    /* Not desired running yet: the VM is not ours until it runs here. */
+    return spawn(m, vm, listen, r);
 }
 
 /* The reason a run ended, for people: how it ended and the VMM's last words. */
@@ -226,6 +254,11 @@ static bool describe_exit(struct mgr *m, struct mgr_vm *vm, int status, int sig,
     return failed;
 }
 
+static bool describe_failed(int status, int sig)
+{
+    return sig || status != 0;
+}
+
 static void ended(struct mgr *m, struct mgr_vm *vm, int status, int sig)
 {
     bool failed = describe_exit(m, vm, status, sig, vm->exit_reason, sizeof(vm->exit_reason));
@@ -234,8 +267,22 @@ static void ended(struct mgr *m, struct mgr_vm *vm, int status, int sig)
     if (ret && ret != -ENOENT)
         log_error("serve", "VM '%s': cannot record the end of its run: %s", vm->name, strerror(-ret));
     int64_t lasted = time(NULL) - vm->started_at;
+    vm->last_status = sig ? -1 : status;
     unwatch(m, vm);
     log_notice("serve", "VM '%s': %s", vm->name, vm->exit_reason);
+    if (vm->state == MGR_VM_INCOMING) {
+        /* It never ran here: the VM still lives on its source. */
+        log_error("serve", "VM '%s': the incoming migration ended before the VM ran here (%s); "
+                  "its definition is removed", vm->name, vm->exit_reason);
+        vm->state = MGR_VM_STOPPED;
+        vm->drop = true;
+        return;
+    }
+    if (vm->busy && strcmp(vm->busy, "migration") == 0) {
+        /* The migration worker decides: moved away (exit 0) or lost here. */
+        vm->state = describe_failed(status, sig) ? MGR_VM_CRASHED : MGR_VM_STOPPED;
+        return;
+    }
     if (!vm->desired_running) {
         vm->state = MGR_VM_STOPPED;   /* it was asked to stop */
         return;
@@ -311,10 +358,48 @@ static pid_t socket_listener(const char *path)
     return pid;
 }
 
+/*
+ * An incoming VMM opens its API socket only once the VM is here and runs
+ * (after COMMIT); GET /vm then says so. The request is short and the
+ * socket already listens, so the loop waits at most INCOMING_ASK_MS.
+ */
+static void incoming_check(struct mgr *m, struct mgr_vm *vm)
+{
+    char api[PATH_MAX], err[MGR_ERR_MAX];
+    mgr_vm_path(m, vm->name, "api.sock", api, sizeof(api));
+    if (socket_listener(api) != vm->pid)
+        return;
+    struct mgr_vmm_reply reply;
+    if (mgr_vmm_request(api, "GET", "/vm", NULL, INCOMING_ASK_MS, &reply, err, sizeof(err)) < 0)
+        return;
+    json_t *o = reply.status == 200 && reply.body ? json_loads(reply.body, 0, NULL) : NULL;
+    const char *st = json_string_value(json_object_get(o, "state"));
+    if (st && (strcmp(st, "Running") == 0 || strcmp(st, "Paused") == 0)) {
+        vm->state = strcmp(st, "Running") == 0 ? MGR_VM_RUNNING : MGR_VM_PAUSED;
+        set_desired(m, vm, true);
+        char mark[PATH_MAX];
+        mgr_vm_path(m, vm->name, MGR_INCOMING_MARK, mark, sizeof(mark));
+        unlink(mark);
+        log_notice("serve", "VM '%s': arrived by live migration, %s", vm->name,
+                   mgr_vm_state_name(vm->state));
+    }
+    json_decref(o);
+    mgr_vmm_reply_free(&reply);
+}
+
 void mgr_sup_tick(struct mgr *m)
 {
     uint64_t now = mgr_now_ms();
-    for (struct mgr_vm *vm = m->vms; vm; vm = vm->next) {
+    for (struct mgr_vm *vm = m->vms, *next; vm; vm = next) {
+        next = vm->next;
+        if (vm->drop && !vm->busy && !mgr_vm_has_process(vm)) {
+            char err[MGR_ERR_MAX];
+            if (mgr_vm_remove(m, vm, NULL, err, sizeof(err)) < 0)
+                log_error("serve", "%s", err);
+            continue;
+        }
+        if (vm->state == MGR_VM_INCOMING && vm->pid > 0)
+            incoming_check(m, vm);
         if (vm->state == MGR_VM_STARTING && vm->pid > 0) {
             char api[PATH_MAX];
             mgr_vm_path(m, vm->name, "api.sock", api, sizeof(api));
@@ -366,6 +451,12 @@ static bool adopt(struct mgr *m, struct mgr_vm *vm, pid_t pid, const struct mgr_
         if (mgr_store_run_begin(&m->store, vm->name, pid, start, vm->started_at, &vm->run_id) < 0)
             log_error("serve", "VM '%s': cannot record its run", vm->name);
     }
+    if (vm->state == MGR_VM_INCOMING) {
+        /* Still waiting for its VM: the tick sees it arrive (incoming_check). */
+        watch(m, vm);
+        log_notice("serve", "VM '%s': adopted pid %d (incoming)", vm->name, (int)pid);
+        return true;
+    }
     vm->state = MGR_VM_STARTING;
     char api[PATH_MAX], err[MGR_ERR_MAX];
     mgr_vm_path(m, vm->name, "api.sock", api, sizeof(api));
@@ -401,7 +492,7 @@ static void adopt_one(struct mgr *m, struct mgr_vm *vm)
         return;
     vm->run_id = has_run ? run.id : 0;
     vm->started_at = has_run ? run.started_at : time(NULL);
-    if (has_run || vm->desired_running)
+    if (has_run || vm->desired_running || vm->state == MGR_VM_INCOMING)
         ended(m, vm, -1, 0);
 }
 

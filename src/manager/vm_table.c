@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "manager/migration.h"
 #include "util/compiler.h"
 
 static const char *const state_names[] = {
@@ -19,6 +21,7 @@ static const char *const state_names[] = {
     [MGR_VM_RUNNING] = "running",
     [MGR_VM_PAUSED] = "paused",
     [MGR_VM_CRASHED] = "crashed",
+    [MGR_VM_INCOMING] = "incoming",
 };
 
 static const char *const restart_names[] = {
@@ -78,6 +81,7 @@ struct mgr_vm *mgr_vm_new(const char *name, json_t *config)
     vm->config = json_incref(config);
     vm->pidfd = -1;
     vm->cpus = 1;
+    vm->last_status = -1;
     return vm;
 }
 
@@ -86,6 +90,7 @@ void mgr_vm_free(struct mgr_vm *vm)
     if (!vm)
         return;
     json_decref(vm->config);
+    mgr_migration_free(vm->mig);
     free(vm);
 }
 
@@ -135,6 +140,11 @@ static int load_one(void *opaque, const struct mgr_store_vm *row)
     char err[MGR_ERR_MAX];
     if (mgr_define_resources(vm->config, &vm->memory_bytes, &vm->cpus, err, sizeof(err)) < 0)
         snprintf(vm->exit_reason, sizeof(vm->exit_reason), "%.250s", err);
+    /* An incoming VM that had not arrived when the daemon stopped (migrate_in.c). */
+    char mark[4096];
+    mgr_vm_path(c->m, vm->name, MGR_INCOMING_MARK, mark, sizeof(mark));
+    if (access(mark, F_OK) == 0)
+        vm->state = MGR_VM_INCOMING;
     insert_sorted(c->m, vm);
     return 0;
 }
@@ -181,6 +191,7 @@ json_t *mgr_vm_json(struct mgr *m, struct mgr_vm *vm, bool history)
     json_object_set_new(o, "exit_reason", vm->exit_reason[0] ? json_string(vm->exit_reason)
                                                               : json_null());
     json_object_set_new(o, "busy", vm->busy ? json_string(vm->busy) : json_null());
+    json_object_set_new(o, "migration", vm->mig ? mgr_migration_json(vm->mig) : json_null());
     set_path(o, "api_socket", m, vm->name, "api.sock");
     set_path(o, "console_socket", m, vm->name, "console.sock");
     set_path(o, "console_log", m, vm->name, "console.log");

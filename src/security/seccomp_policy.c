@@ -23,6 +23,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 
 #include "util/compiler.h"
 
@@ -288,7 +289,11 @@ static const struct sandbox_rule api_rules[] = {
      * KVM_MEM_LOG_DIRTY_PAGES, bitmaps fetched). The destination does its
      * part before any filter is installed.
      */
-    ALLOW(socket),
+    ALLOW_IF(socket, 0, ~0ull, AF_INET),
+    ALLOW_IF(socket, 0, ~0ull, AF_INET6),
+    /* glibc's resolver asks nscd over AF_UNIX first; refused, it resolves by itself. */
+    { .nr = SCMP_SYS(socket), .op = SANDBOX_ARG_MASKED, .arg = 0, .mask = ~0ull,
+      .value = AF_UNIX, .fail_errno = EACCES },
     ALLOW(connect),
     ALLOW_IOCTL(KVM_SET_USER_MEMORY_REGION),
     ALLOW_IOCTL(KVM_GET_DIRTY_LOG),

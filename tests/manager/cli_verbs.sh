@@ -104,9 +104,11 @@ refused 1 "cannot delete VM 'd': VM 'd-1' is restored from its snapshot" vm dele
 ok vm create from-snap --from-snapshot "$snap" --start
 wait_state from-snap running
 
-# --- migrate is not there yet, and says so
-refused 1 "migrate is not supported yet" vm migrate a --to otherhost
-refused 2 "vm migrate needs --to HOST" vm migrate a
+# --- migrate's misuse (tests/manager/migrate.sh moves VMs between two daemons)
+refused 1 "field 'to': 'otherhost' is not unix:PATH, tcp:HOST:PORT or http://HOST:PORT" \
+    vm migrate a --to otherhost
+refused 2 "vm migrate needs --to DEST" vm migrate a
+refused 2 "--bandwidth 'fast' is not a whole number" vm migrate a --to tcp:h:1 --bandwidth fast
 
 # --- power-off, stop, set, delete
 ok vm power-off a; [[ "$OUT" == "VM 'a' is powering off" ]] || fail "power-off said: $OUT"
