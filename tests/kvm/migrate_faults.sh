@@ -5,14 +5,14 @@
 # bit, a destination configured differently, and a stream that is not a
 # migration at all. Each time the source keeps running (state Running, its
 # guest still counting) with the error in GET /migrate, and the destination
-# exits non-zero with one clear line. A bandwidth cap makes "mid-copy" last
-# long enough; nothing is timed.
+# exits non-zero with one clear line. A guest rewriting 64 MiB and a 4 MiB/s
+# bandwidth cap make "mid-copy" last long enough; nothing is timed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/migrate_lib.bash"
 migrate_require migdirty.elf
 command -v python3 >/dev/null || skip "no python3"
 PROXY="$(dirname "$0")/migrate_proxy.py"
-CAP=8
+CAP=4
 
 # setup [DEST ARGS...]: a destination (with extra args) and a source running migdirty.
 setup() {
@@ -23,7 +23,7 @@ setup() {
     mig_wait_file "waiting for an incoming migration" "$T/dst.err"
     if [ -z "${SRC:-}" ] || ! kill -0 "$SRC" 2>/dev/null; then
         mig_start src "$MIG_NS_A" --kernel "$GUESTS/migdirty.elf" --memory 256M \
-            --cmdline migdirty.slow --api-socket "$T/src.sock"
+            --cmdline migdirty.fast --api-socket "$T/src.sock"
         SRC=$MIG_PID
         mig_wait_file "tick=2" "$T/src.con"
     fi
