@@ -389,6 +389,7 @@ static enum switch_result switchover(struct send_ctx *c, uint64_t *downtime_ns)
     struct vm *vm = c->vm;
     uint64_t t_pause = mig_now_ns();
     int ret = vm_pause(vm);
+    uint64_t t_paused = mig_now_ns(), t_quiesced = 0, t_sent = 0, t_state = 0, t_ready = 0;
     if (ret) {
         snprintf(c->err, sizeof(c->err), "cannot pause the VM: %s",
                  ret == -ESHUTDOWN ? "it is stopping" : strerror(-ret));
@@ -398,6 +399,7 @@ static enum switch_result switchover(struct send_ctx *c, uint64_t *downtime_ns)
     unsigned quiesced = 0;
     struct membuf state = { 0 };
     ret = snapshot_quiesce(vm, &quiesced, c->err, sizeof(c->err));
+    t_quiesced = mig_now_ns();
     uint64_t count = 0;
     if (!ret)
         ret = mig_dirty_sync(&c->dirty, c->bits, &count, c->err, sizeof(c->err));
@@ -405,6 +407,7 @@ static enum switch_result switchover(struct send_ctx *c, uint64_t *downtime_ns)
         publish(c, NULL, count, true);
         ret = send_pass(c, count);
         io_error(c, ret, "sending the last pages");
+        t_sent = mig_now_ns();
     }
     if (!ret) {
         struct snap_writer sw;
@@ -425,11 +428,13 @@ static enum switch_result switchover(struct send_ctx *c, uint64_t *downtime_ns)
         if (ret)
             send_failed(c, ret);
         io_error(c, ret, "sending the device state");
+        t_state = mig_now_ns();
     }
     free(state.data);
     publish(c, NULL, 0, true);
     if (!ret)
         ret = expect_msg(c, MIG_MSG_READY, "waiting for the destination to load the state");
+    t_ready = mig_now_ns();
     /* The last moment to change our mind: a cancel after this is too late. */
     if (!ret && cancelled(c)) {
         io_error(c, -ECANCELED, "");
@@ -460,7 +465,14 @@ static enum switch_result switchover(struct send_ctx *c, uint64_t *downtime_ns)
                  "it, resume this one (PUT /vm/state Running)", why);
         return SWITCH_UNKNOWN;
     }
-    *downtime_ns = mig_now_ns() - t_pause;
+    uint64_t t_running = mig_now_ns();
+    *downtime_ns = t_running - t_pause;
+    log_info("migrate", "switch-over: pause %.1f ms, quiesce and flush %.1f ms, last %llu pages "
+             "%.1f ms, state %.1f ms, destination load %.1f ms, commit %.1f ms",
+             (double)(t_paused - t_pause) / 1e6, (double)(t_quiesced - t_paused) / 1e6,
+             (unsigned long long)count, (double)(t_sent - t_quiesced) / 1e6,
+             (double)(t_state - t_sent) / 1e6, (double)(t_ready - t_state) / 1e6,
+             (double)(t_running - t_ready) / 1e6);
     return SWITCH_DONE;
 }
 

@@ -273,6 +273,11 @@ int mig_apply_ram(const struct guest_mem *gm, const struct mig_msg *m, struct mi
             return -EPROTO;
         }
         memcpy(dst, m->payload + sizeof(ph), data);
+        if (st->written) {
+            uint64_t first = (uint64_t)(dst - (uint8_t *)gm->mapping) / MIG_PAGE_SIZE;
+            for (uint64_t i = first; i < first + ph.count; i++)
+                st->written[i / 64] |= 1ull << (i % 64);
+        }
         st->pages += ph.count;
         return 0;
     }
@@ -286,9 +291,18 @@ int mig_apply_ram(const struct guest_mem *gm, const struct mig_msg *m, struct mi
             return -EPROTO;
         }
         /* Fresh RAM is zero already: only a page sent with data earlier is written. */
-        for (uint64_t i = 0; i < z.count; i++, dst += MIG_PAGE_SIZE)
-            if (!page_is_zero(dst))
+        uint64_t first = (uint64_t)(dst - (uint8_t *)gm->mapping) / MIG_PAGE_SIZE;
+        for (uint64_t i = 0; i < z.count; i++, dst += MIG_PAGE_SIZE) {
+            uint64_t p = first + i;
+            if (st->written) {
+                if (!(st->written[p / 64] >> (p % 64) & 1))
+                    continue;
+                st->written[p / 64] &= ~(1ull << (p % 64));
                 memset(dst, 0, MIG_PAGE_SIZE);
+            } else if (!page_is_zero(dst)) {
+                memset(dst, 0, MIG_PAGE_SIZE);
+            }
+        }
         st->zero_pages += z.count;
         return 0;
     }
