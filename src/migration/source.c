@@ -151,6 +151,17 @@ int mig_source_cancel(struct vm *vm, char *err, size_t errlen)
     return 0;
 }
 
+bool mig_source_active(struct vm *vm)
+{
+    struct mig_source *s = vm->migration;
+    if (!s)
+        return false;
+    pthread_mutex_lock(&s->lock);
+    bool active = s->info.status == MIG_ACTIVE;
+    pthread_mutex_unlock(&s->lock);
+    return active;
+}
+
 void mig_source_destroy(struct vm *vm)
 {
     struct mig_source *s = vm->migration;

@@ -60,6 +60,9 @@ dst_failed() {
 setup
 start_migration "tcp:$MIG_DST_IP:$PORT"
 mig_wait_sent "$T/src.sock" $((4 << 20))
+# The migration owns pause/resume while it runs.
+reply=$(api "$T/src.sock" PUT /vm/state '{"state": "Paused"}')
+echo "$reply" | grep -q "a migration is in progress" || mfail "pause during a migration: $reply"
 kill -9 "$DST"
 mig_wait_exit "$DST" 10
 after_failure "destination killed" "reset|broken pipe|closed|refused|sending"

@@ -234,6 +234,26 @@ static void bad_bodies(void **state)
     assert_int_equal(call(fx, "POST", "/migrate", NULL), 405);
 }
 
+static int busy(void *opaque)
+{
+    (void)opaque;
+    return -EBUSY;
+}
+
+/* While a migration runs, the VM's pause and resume say so (vm_ops.c answers -EBUSY). */
+static void pause_during_migration(void **state)
+{
+    struct fixture *fx = *state;
+    fx->ops.pause = busy;
+    fx->ops.resume = busy;
+    api_response_free(&fx->resp);
+    struct api_request req = { .method = "PUT", .path = "/vm/state",
+                               .body = "{\"state\": \"Paused\"}" };
+    req.body_len = strlen(req.body);
+    api_http_handle(&fx->ctx, &req, &fx->resp);
+    expect_error(fx, 409, "a migration is in progress");
+}
+
 static void vm_without_migration(void **state)
 {
     struct fixture *fx = *state;
@@ -256,6 +276,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(conflicts, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(vm_without_migration, setup, teardown),
+        cmocka_unit_test_setup_teardown(pause_during_migration, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
