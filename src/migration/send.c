@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "core/vm.h"
@@ -42,6 +43,7 @@ struct send_ctx {
     uint64_t nr_pages;
     uint64_t *bits;
     uint8_t *buf;
+    uint8_t *resident;          /* first pass only: mincore() of guest RAM, or NULL */
     struct mig_bucket bucket;
     double bandwidth;           /* bytes/s, measured (and capped) */
     double dirty_rate;          /* bytes/s */
@@ -138,6 +140,46 @@ static bool page_zero(const uint8_t *p)
     return true;
 }
 
+/*
+ * The first pass over a mostly empty guest would read every untouched page
+ * (mapping the zero page into each): anonymous RAM that mincore() reports
+ * absent has never been written, so it is zero without a look. Only safe
+ * without swap (a swapped-out page is absent too) and for anonymous RAM (a
+ * restored VM's absent pages are in its snapshot file).
+ */
+static bool host_has_swap(void)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    if (!f)
+        return true;
+    char line[128];
+    unsigned long long kib = 1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "SwapTotal: %llu kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib != 0;
+}
+
+static uint8_t *resident_map(const struct guest_mem *mem)
+{
+    if (mem->file_backed || host_has_swap())
+        return NULL;
+    uint8_t *vec = malloc(mem->mapping_size / MIG_PAGE_SIZE);
+    if (vec && mincore(mem->mapping, mem->mapping_size, vec) < 0) {
+        free(vec);
+        vec = NULL;
+    }
+    return vec;
+}
+
+static bool page_is_zero(const struct send_ctx *c, const uint8_t *base, uint64_t p)
+{
+    if (c->resident && !(c->resident[p] & 1))
+        return true;
+    return page_zero(base + p * MIG_PAGE_SIZE);
+}
+
 static bool bit(const uint64_t *bits, uint64_t p)
 {
     return bits[p / 64] >> (p % 64) & 1;
@@ -165,13 +207,13 @@ static int send_pages(struct send_ctx *c)
         if (cancelled(c))
             return -ECANCELED;
         uint64_t gpa = mig_page_gpa(mem, p);
-        bool zero = page_zero(base + p * MIG_PAGE_SIZE);
+        bool zero = page_is_zero(c, base, p);
         uint64_t n = 1;
         /* A run: dirty, contiguous in guest-physical space, all zero or all data. */
         while (p + n < c->nr_pages && bit(c->bits, p + n) &&
                mig_page_gpa(mem, p + n) == gpa + n * MIG_PAGE_SIZE &&
                (zero || n < MIG_PAGES_PER_MSG) &&
-               page_zero(base + (p + n) * MIG_PAGE_SIZE) == zero)
+               page_is_zero(c, base, p + n) == zero)
             n++;
         uint64_t before = c->w.bytes;
         int ret;
@@ -309,7 +351,11 @@ static int precopy(struct send_ctx *c)
         c->bits[c->nr_pages / 64] = (1ull << (c->nr_pages % 64)) - 1;
     publish(c, "precopy", c->nr_pages, true);
     uint64_t last_sync = mig_now_ns();
+    /* After logging started: a page written after this look is dirty and goes again. */
+    c->resident = resident_map(&c->vm->mem);
     ret = send_pass(c, c->nr_pages);
+    free(c->resident);
+    c->resident = NULL;
     uint64_t prev_remaining = 0;
     while (!ret) {
         uint64_t pass_ns = mig_now_ns() - last_sync;
