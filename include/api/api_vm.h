@@ -58,7 +58,8 @@ struct api_vm_ops {
     enum api_vm_state (*state)(void *vm);
     /*
      * 0, -EALREADY (already in that state), -ESHUTDOWN (stopping), -EBUSY
-     * (a migration is in progress) or -errno.
+     * (a migration is in progress), -ENOLCK (resume: a disk is held by the
+     * destination of a migration whose outcome was unknown) or -errno.
      */
     int (*pause)(void *vm);
     int (*resume)(void *vm);

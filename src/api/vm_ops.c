@@ -46,7 +46,12 @@ static int kvm_pause(void *opaque)
 
 static int kvm_resume(void *opaque)
 {
-    return mig_source_active(opaque) ? -EBUSY : vm_resume(opaque);
+    if (mig_source_active(opaque))
+        return -EBUSY;
+    char err[200];
+    if (mig_source_before_resume(opaque, err, sizeof(err)))
+        return -ENOLCK;
+    return vm_resume(opaque);
 }
 
 static void kvm_stop(void *opaque, const char *detail)

@@ -509,6 +509,9 @@ static enum switch_result switchover(struct send_ctx *c, uint64_t *downtime_ns)
         snprintf(c->err, sizeof(c->err), "outcome unknown after COMMIT (%.150s): the destination may "
                  "be running the VM, so it stays paused here; if the destination is not running "
                  "it, resume this one (PUT /vm/state Running)", why);
+        pthread_mutex_lock(&c->s->lock);
+        c->s->disks_released = true;
+        pthread_mutex_unlock(&c->s->lock);
         return SWITCH_UNKNOWN;
     }
     uint64_t t_running = mig_now_ns();
