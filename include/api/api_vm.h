@@ -56,7 +56,11 @@ void api_vm_stats_free(struct api_vm_stats *stats);
 struct api_vm_ops {
     int (*snapshot)(void *vm, const char *dir, char *err, size_t errlen);
     enum api_vm_state (*state)(void *vm);
-    /* 0, -EALREADY (already in that state), -ESHUTDOWN (stopping) or -errno. */
+    /*
+     * 0, -EALREADY (already in that state), -ESHUTDOWN (stopping), -EBUSY
+     * (a migration is in progress), -ENOLCK (resume: a disk is held by the
+     * destination of a migration whose outcome was unknown) or -errno.
+     */
     int (*pause)(void *vm);
     int (*resume)(void *vm);
     /* Hard stop; `detail` says why (casulo run prints it). Any thread, never blocks. */

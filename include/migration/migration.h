@@ -61,6 +61,19 @@ int mig_source_start(struct vm *vm, const struct mig_params *p, char *err, size_
 void mig_source_info(struct vm *vm, struct mig_info *out);
 /* Cancels an active migration (-EALREADY when none); the VM keeps running. */
 int mig_source_cancel(struct vm *vm, char *err, size_t errlen) MUST_CHECK;
+/*
+ * Whether a migration is active: the API refuses pause and resume then (the
+ * migration pauses and resumes the VM itself, and a resume during the
+ * switch-over would let the guest change memory already sent).
+ */
+bool mig_source_active(struct vm *vm);
+/*
+ * Before the API resumes a VM whose migration ended with an unknown outcome
+ * (RUNNING lost after COMMIT): takes the disks' locks back from the
+ * destination; -EBUSY with err set while the destination holds one (then it
+ * runs the VM, and this one must not).
+ */
+int mig_source_before_resume(struct vm *vm, char *err, size_t errlen) MUST_CHECK;
 /* Cancels, joins and frees; for vm_destroy. */
 void mig_source_destroy(struct vm *vm);
 

@@ -144,9 +144,15 @@ int mig_read_msg(struct mig_reader *r, struct mig_msg *m, char *err, size_t errl
 /* The text of an ERROR message, printable and NUL-terminated, into buf. */
 void mig_error_text(const struct mig_msg *m, char *buf, size_t len);
 
-/* Counters of what the RAM phase received. */
+/*
+ * Counters of what the RAM phase received, and (optional) a bitmap of the
+ * pages it wrote data to, one bit per page in mapping order: a zero run over
+ * pages never written needs no work (fresh RAM is zero), which saves
+ * touching every page of a mostly empty guest.
+ */
 struct mig_ram_stats {
     uint64_t pages, zero_pages, iterations;
+    uint64_t *written;          /* NULL: check each zero page's content instead */
 };
 
 /*

@@ -49,6 +49,11 @@ static int state_error(int ret, const char *already, char *err, size_t errlen)
         snprintf(err, errlen, "%s", already);
     else if (ret == -ESHUTDOWN)
         snprintf(err, errlen, "the VM is stopping");
+    else if (ret == -EBUSY)
+        snprintf(err, errlen, "a migration is in progress (DELETE /migrate cancels it)");
+    else if (ret == -ENOLCK)
+        snprintf(err, errlen, "a disk is locked by another VM: the migration's destination runs "
+                 "this VM; stop it there first");
     else
         snprintf(err, errlen, "%s", strerror(-ret));
     return ret;

@@ -100,6 +100,7 @@ static unsigned action_status(int ret)
     case -EALREADY:
     case -ESHUTDOWN:
     case -EBUSY:
+    case -ENOLCK:       /* a disk is held by another VM (a migration's destination) */
         return 409;
     case -ENOTSUP:      /* the VM cannot do it (e.g. a snapshot with virtio devices) */
         return 409;

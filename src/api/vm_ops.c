@@ -39,13 +39,19 @@ static int kvm_snapshot(void *opaque, const char *dir, char *err, size_t errlen)
     return snapshot_save(opaque, dir, err, errlen);
 }
 
+/* A migration pauses and resumes the VM itself (include/migration/migration.h). */
 static int kvm_pause(void *opaque)
 {
-    return vm_pause(opaque);
+    return mig_source_active(opaque) ? -EBUSY : vm_pause(opaque);
 }
 
 static int kvm_resume(void *opaque)
 {
+    if (mig_source_active(opaque))
+        return -EBUSY;
+    char err[200];
+    if (mig_source_before_resume(opaque, err, sizeof(err)))
+        return -ENOLCK;
     return vm_resume(opaque);
 }
 

@@ -247,7 +247,8 @@ int cmd_migrate(int argc, char **argv)
             unsigned *dst = opt == OPT_DOWNTIME ? &downtime : opt == OPT_BANDWIDTH ? &bandwidth : &timeout;
             if (!parse_uint(optarg, 100000000, dst)) {
                 fprintf(stderr, "casulo: error: %s wants a non-negative number, got '%s'\n",
-                        argv[optind - 1], optarg);
+                        opt == OPT_DOWNTIME ? "--max-downtime" : opt == OPT_BANDWIDTH ? "--bandwidth"
+                                                                  : "--timeout", optarg);
                 return 2;
             }
             *(opt == OPT_DOWNTIME ? &has_downtime : opt == OPT_BANDWIDTH ? &has_bandwidth

@@ -172,7 +172,13 @@ int mig_incoming_receive(struct mig_incoming *in, struct vm *vm, char *err, size
     struct mig_msg state;
     struct mig_ram_stats st = { 0 };
     char why[400];
-    ret = mig_receive_ram(&in->r, &vm->mem, &state, &st, why, sizeof(why));
+    st.written = calloc((vm->mem.mapping_size / MIG_PAGE_SIZE + 63) / 64, sizeof(uint64_t));
+    ret = st.written ? 0 : -ENOMEM;
+    if (ret)
+        snprintf(why, sizeof(why), "out of memory for the received-pages bitmap");
+    if (!ret)
+        ret = mig_receive_ram(&in->r, &vm->mem, &state, &st, why, sizeof(why));
+    free(st.written);
     if (!ret)
         ret = load_state(in, vm, &state, why, sizeof(why));
     /* The source has flushed and released its disks by now (shared storage). */

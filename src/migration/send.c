@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "core/vm.h"
@@ -42,6 +43,7 @@ struct send_ctx {
     uint64_t nr_pages;
     uint64_t *bits;
     uint8_t *buf;
+    uint8_t *resident;          /* first pass only: mincore() of guest RAM, or NULL */
     struct mig_bucket bucket;
     double bandwidth;           /* bytes/s, measured (and capped) */
     double dirty_rate;          /* bytes/s */
@@ -138,6 +140,46 @@ static bool page_zero(const uint8_t *p)
     return true;
 }
 
+/*
+ * The first pass over a mostly empty guest would read every untouched page
+ * (mapping the zero page into each): anonymous RAM that mincore() reports
+ * absent has never been written, so it is zero without a look. Only safe
+ * without swap (a swapped-out page is absent too) and for anonymous RAM (a
+ * restored VM's absent pages are in its snapshot file).
+ */
+static bool host_has_swap(void)
+{
+    FILE *f = fopen("/proc/meminfo", "re");
+    if (!f)
+        return true;
+    char line[128];
+    unsigned long long kib = 1;
+    while (fgets(line, sizeof(line), f))
+        if (sscanf(line, "SwapTotal: %llu kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib != 0;
+}
+
+static uint8_t *resident_map(const struct guest_mem *mem)
+{
+    if (mem->file_backed || host_has_swap())
+        return NULL;
+    uint8_t *vec = malloc(mem->mapping_size / MIG_PAGE_SIZE);
+    if (vec && mincore(mem->mapping, mem->mapping_size, vec) < 0) {
+        free(vec);
+        vec = NULL;
+    }
+    return vec;
+}
+
+static bool page_is_zero(const struct send_ctx *c, const uint8_t *base, uint64_t p)
+{
+    if (c->resident && !(c->resident[p] & 1))
+        return true;
+    return page_zero(base + p * MIG_PAGE_SIZE);
+}
+
 static bool bit(const uint64_t *bits, uint64_t p)
 {
     return bits[p / 64] >> (p % 64) & 1;
@@ -165,13 +207,13 @@ static int send_pages(struct send_ctx *c)
         if (cancelled(c))
             return -ECANCELED;
         uint64_t gpa = mig_page_gpa(mem, p);
-        bool zero = page_zero(base + p * MIG_PAGE_SIZE);
+        bool zero = page_is_zero(c, base, p);
         uint64_t n = 1;
         /* A run: dirty, contiguous in guest-physical space, all zero or all data. */
         while (p + n < c->nr_pages && bit(c->bits, p + n) &&
                mig_page_gpa(mem, p + n) == gpa + n * MIG_PAGE_SIZE &&
                (zero || n < MIG_PAGES_PER_MSG) &&
-               page_zero(base + (p + n) * MIG_PAGE_SIZE) == zero)
+               page_is_zero(c, base, p + n) == zero)
             n++;
         uint64_t before = c->w.bytes;
         int ret;
@@ -309,7 +351,11 @@ static int precopy(struct send_ctx *c)
         c->bits[c->nr_pages / 64] = (1ull << (c->nr_pages % 64)) - 1;
     publish(c, "precopy", c->nr_pages, true);
     uint64_t last_sync = mig_now_ns();
+    /* After logging started: a page written after this look is dirty and goes again. */
+    c->resident = resident_map(&c->vm->mem);
     ret = send_pass(c, c->nr_pages);
+    free(c->resident);
+    c->resident = NULL;
     uint64_t prev_remaining = 0;
     while (!ret) {
         uint64_t pass_ns = mig_now_ns() - last_sync;
@@ -389,6 +435,7 @@ static enum switch_result switchover(struct send_ctx *c, uint64_t *downtime_ns)
     struct vm *vm = c->vm;
     uint64_t t_pause = mig_now_ns();
     int ret = vm_pause(vm);
+    uint64_t t_paused = mig_now_ns(), t_quiesced = 0, t_sent = 0, t_state = 0, t_ready = 0;
     if (ret) {
         snprintf(c->err, sizeof(c->err), "cannot pause the VM: %s",
                  ret == -ESHUTDOWN ? "it is stopping" : strerror(-ret));
@@ -398,6 +445,7 @@ static enum switch_result switchover(struct send_ctx *c, uint64_t *downtime_ns)
     unsigned quiesced = 0;
     struct membuf state = { 0 };
     ret = snapshot_quiesce(vm, &quiesced, c->err, sizeof(c->err));
+    t_quiesced = mig_now_ns();
     uint64_t count = 0;
     if (!ret)
         ret = mig_dirty_sync(&c->dirty, c->bits, &count, c->err, sizeof(c->err));
@@ -405,6 +453,7 @@ static enum switch_result switchover(struct send_ctx *c, uint64_t *downtime_ns)
         publish(c, NULL, count, true);
         ret = send_pass(c, count);
         io_error(c, ret, "sending the last pages");
+        t_sent = mig_now_ns();
     }
     if (!ret) {
         struct snap_writer sw;
@@ -425,11 +474,13 @@ static enum switch_result switchover(struct send_ctx *c, uint64_t *downtime_ns)
         if (ret)
             send_failed(c, ret);
         io_error(c, ret, "sending the device state");
+        t_state = mig_now_ns();
     }
     free(state.data);
     publish(c, NULL, 0, true);
     if (!ret)
         ret = expect_msg(c, MIG_MSG_READY, "waiting for the destination to load the state");
+    t_ready = mig_now_ns();
     /* The last moment to change our mind: a cancel after this is too late. */
     if (!ret && cancelled(c)) {
         io_error(c, -ECANCELED, "");
@@ -458,9 +509,19 @@ static enum switch_result switchover(struct send_ctx *c, uint64_t *downtime_ns)
         snprintf(c->err, sizeof(c->err), "outcome unknown after COMMIT (%.150s): the destination may "
                  "be running the VM, so it stays paused here; if the destination is not running "
                  "it, resume this one (PUT /vm/state Running)", why);
+        pthread_mutex_lock(&c->s->lock);
+        c->s->disks_released = true;
+        pthread_mutex_unlock(&c->s->lock);
         return SWITCH_UNKNOWN;
     }
-    *downtime_ns = mig_now_ns() - t_pause;
+    uint64_t t_running = mig_now_ns();
+    *downtime_ns = t_running - t_pause;
+    log_info("migrate", "switch-over: pause %.1f ms, quiesce and flush %.1f ms, last %llu pages "
+             "%.1f ms, state %.1f ms, destination load %.1f ms, commit %.1f ms",
+             (double)(t_paused - t_pause) / 1e6, (double)(t_quiesced - t_paused) / 1e6,
+             (unsigned long long)count, (double)(t_sent - t_quiesced) / 1e6,
+             (double)(t_state - t_sent) / 1e6, (double)(t_ready - t_state) / 1e6,
+             (double)(t_running - t_ready) / 1e6);
     return SWITCH_DONE;
 }
 

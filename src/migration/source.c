@@ -151,6 +151,33 @@ int mig_source_cancel(struct vm *vm, char *err, size_t errlen)
     return 0;
 }
 
+bool mig_source_active(struct vm *vm)
+{
+    struct mig_source *s = vm->migration;
+    if (!s)
+        return false;
+    pthread_mutex_lock(&s->lock);
+    bool active = s->info.status == MIG_ACTIVE;
+    pthread_mutex_unlock(&s->lock);
+    return active;
+}
+
+int mig_source_before_resume(struct vm *vm, char *err, size_t errlen)
+{
+    struct mig_source *s = vm->migration;
+    if (!s)
+        return 0;
+    pthread_mutex_lock(&s->lock);
+    int ret = 0;
+    if (s->disks_released) {
+        ret = mig_disks_set_locked(vm, true, err, errlen);
+        if (!ret)
+            s->disks_released = false;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return ret;
+}
+
 void mig_source_destroy(struct vm *vm)
 {
     struct mig_source *s = vm->migration;

@@ -21,6 +21,12 @@ struct mig_source {
     uint64_t started_ns;
     bool cancel;                /* atomic: DELETE /migrate, or teardown */
     bool final_seen;            /* atomic: a GET /migrate has reported the outcome */
+    /*
+     * Outcome unknown after COMMIT: the disks' locks went to the destination.
+     * A resume must take them back first, which fails while the destination
+     * runs the VM: the lock is what keeps two copies from running.
+     */
+    bool disks_released;        /* guarded by lock */
     pthread_t throttle_thread;  /* owned by the migration thread */
     bool throttle_started;
     bool throttle_stop;         /* atomic */

@@ -12,7 +12,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "core/guest_mem.h"
 #include "snapshot/format.h"
@@ -274,6 +273,11 @@ int mig_apply_ram(const struct guest_mem *gm, const struct mig_msg *m, struct mi
             return -EPROTO;
         }
         memcpy(dst, m->payload + sizeof(ph), data);
+        if (st->written) {
+            uint64_t first = (uint64_t)(dst - (uint8_t *)gm->mapping) / MIG_PAGE_SIZE;
+            for (uint64_t i = first; i < first + ph.count; i++)
+                st->written[i / 64] |= 1ull << (i % 64);
+        }
         st->pages += ph.count;
         return 0;
     }
@@ -286,19 +290,18 @@ int mig_apply_ram(const struct guest_mem *gm, const struct mig_msg *m, struct mi
                      "guest RAM", (unsigned long long)z.count, (unsigned long long)z.gpa);
             return -EPROTO;
         }
-        /*
-         * Anonymous private RAM: dropping the range makes it read as zero and
-         * costs next to nothing where it was never touched, whereas reading
-         * each page to see whether it is zero faults in the whole run (about
-         * 300 ms for 1 GiB, spent while the source is already paused for
-         * the last pass). File-backed RAM would read back the file instead,
-         * and an unaligned test buffer cannot be dropped: those pages are
-         * checked and cleared one by one.
-         */
-        if (gm->file_backed || madvise(dst, z.count * MIG_PAGE_SIZE, MADV_DONTNEED) != 0) {
-            for (uint64_t i = 0; i < z.count; i++, dst += MIG_PAGE_SIZE)
-                if (!page_is_zero(dst))
-                    memset(dst, 0, MIG_PAGE_SIZE);
+        /* Fresh RAM is zero already: only a page sent with data earlier is written. */
+        uint64_t first = (uint64_t)(dst - (uint8_t *)gm->mapping) / MIG_PAGE_SIZE;
+        for (uint64_t i = 0; i < z.count; i++, dst += MIG_PAGE_SIZE) {
+            uint64_t p = first + i;
+            if (st->written) {
+                if (!(st->written[p / 64] >> (p % 64) & 1))
+                    continue;
+                st->written[p / 64] &= ~(1ull << (p % 64));
+                memset(dst, 0, MIG_PAGE_SIZE);
+            } else if (!page_is_zero(dst)) {
+                memset(dst, 0, MIG_PAGE_SIZE);
+            }
         }
         st->zero_pages += z.count;
         return 0;

@@ -4,19 +4,27 @@
 # connects to DEST_IP:PORT, and relays both ways, flipping one bit of the
 # source-to-destination stream at byte offset FLIP (a damaged link that TCP's
 # own checksum missed). With "garbage" instead of an offset it sends bytes
-# that are not a migration stream at all and never relays.
+# that are not a migration stream at all and never relays. With
+# "droprunning" it relays the destination's first two 16-byte messages
+# (ACCEPT, READY) and swallows the rest: RUNNING never reaches the source.
 import socket
 import sys
 import threading
 
 
-def pump(src, dst, flip):
+def pump(src, dst, flip, limit=None):
     pos = 0
     try:
         while True:
             data = src.recv(65536)
             if not data:
                 break
+            if limit is not None:
+                data = data[:max(0, limit - pos)]
+                pos += len(data)
+                if data:
+                    dst.sendall(data)
+                continue
             if flip is not None and pos <= flip < pos + len(data):
                 b = bytearray(data)
                 b[flip - pos] ^= 0x10
@@ -51,8 +59,9 @@ def main():
     print("listening", flush=True)
     s, _ = ls.accept()
     d = socket.create_connection((dhost, dport))
-    t1 = threading.Thread(target=pump, args=(s, d, int(mode)))
-    t2 = threading.Thread(target=pump, args=(d, s, None))
+    drop = mode == "droprunning"
+    t1 = threading.Thread(target=pump, args=(s, d, None if drop else int(mode)))
+    t2 = threading.Thread(target=pump, args=(d, s, None, 32 if drop else None))
     t1.start()
     t2.start()
     t1.join()

@@ -234,6 +234,46 @@ static void bad_bodies(void **state)
     assert_int_equal(call(fx, "POST", "/migrate", NULL), 405);
 }
 
+static int busy(void *opaque)
+{
+    (void)opaque;
+    return -EBUSY;
+}
+
+/* While a migration runs, the VM's pause and resume say so (vm_ops.c answers -EBUSY). */
+static void pause_during_migration(void **state)
+{
+    struct fixture *fx = *state;
+    fx->ops.pause = busy;
+    fx->ops.resume = busy;
+    api_response_free(&fx->resp);
+    struct api_request req = { .method = "PUT", .path = "/vm/state",
+                               .body = "{\"state\": \"Paused\"}" };
+    req.body_len = strlen(req.body);
+    api_http_handle(&fx->ctx, &req, &fx->resp);
+    expect_error(fx, 409, "a migration is in progress");
+}
+
+static int disk_held(void *opaque)
+{
+    (void)opaque;
+    return -ENOLCK;
+}
+
+/* After a migration whose outcome is unknown, the destination holds the disks: resume says so. */
+static void resume_refused_while_destination_holds_disks(void **state)
+{
+    struct fixture *fx = *state;
+    fx->ops.resume = disk_held;
+    fx->f.vm.state = API_VM_PAUSED;
+    api_response_free(&fx->resp);
+    struct api_request req = { .method = "PUT", .path = "/vm/state",
+                               .body = "{\"state\": \"Running\"}" };
+    req.body_len = strlen(req.body);
+    api_http_handle(&fx->ctx, &req, &fx->resp);
+    expect_error(fx, 409, "a disk is locked by another VM");
+}
+
 static void vm_without_migration(void **state)
 {
     struct fixture *fx = *state;
@@ -256,6 +296,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(conflicts, setup, teardown),
         cmocka_unit_test_setup_teardown(bad_bodies, setup, teardown),
         cmocka_unit_test_setup_teardown(vm_without_migration, setup, teardown),
+        cmocka_unit_test_setup_teardown(pause_during_migration, setup, teardown),
+        cmocka_unit_test_setup_teardown(resume_refused_while_destination_holds_disks, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

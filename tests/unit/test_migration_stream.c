@@ -113,13 +113,13 @@ static void build_stream(struct membuf *m, uint8_t pages[3][MIG_PAGE_SIZE])
     assert_int_equal(w.bytes, m->len);
 }
 
-static int receive(const uint8_t *data, size_t len, struct guest_mem *gm, struct mig_msg *st,
-                   char *err, size_t errlen)
+static int receive_tracked(const uint8_t *data, size_t len, struct guest_mem *gm, struct mig_msg *st,
+                           uint64_t *written, char *err, size_t errlen)
 {
     struct snap_buf_source src = { .data = data, .len = len };
     struct mig_reader r;
     mig_reader_init(&r, snap_buf_source, &src);
-    struct mig_ram_stats stats = { 0 };
+    struct mig_ram_stats stats = { .written = written };
     int ret = mig_receive_ram(&r, gm, st, &stats, err, errlen);
     if (!ret) {
         assert_int_equal(stats.pages, 3);
@@ -130,6 +130,12 @@ static int receive(const uint8_t *data, size_t len, struct guest_mem *gm, struct
     }
     mig_reader_free(&r);
     return ret;
+}
+
+static int receive(const uint8_t *data, size_t len, struct guest_mem *gm, struct mig_msg *st,
+                   char *err, size_t errlen)
+{
+    return receive_tracked(data, len, gm, st, NULL, err, errlen);
 }
 
 static void ram_round_trip(void **state)
@@ -148,6 +154,20 @@ static void ram_round_trip(void **state)
     for (unsigned i = 0; i < MIG_PAGE_SIZE; i++)
         assert_int_equal(p[MIG_PAGE_SIZE + i], 0);   /* the zero run cleared page 2 */
     assert_memory_equal(p + 2 * MIG_PAGE_SIZE, pages[2], MIG_PAGE_SIZE);
+    guest_mem_destroy(&gm);
+
+    /* With the written-pages bitmap (the destination's way): the same result. */
+    assert_int_equal(guest_mem_init(&gm, RAM, 3ULL << 30, 4ULL << 30), 0);
+    uint64_t written[RAM / MIG_PAGE_SIZE / 64] = { 0 };
+    assert_int_equal(receive_tracked(m.data, m.len, &gm, &st, written, err, sizeof(err)), 0);
+    p = guest_mem_ptr(&gm, 1 << 20, 3 * MIG_PAGE_SIZE);
+    assert_memory_equal(p, pages[0], MIG_PAGE_SIZE);
+    for (unsigned i = 0; i < MIG_PAGE_SIZE; i++)
+        assert_int_equal(p[MIG_PAGE_SIZE + i], 0);
+    assert_memory_equal(p + 2 * MIG_PAGE_SIZE, pages[2], MIG_PAGE_SIZE);
+    uint64_t first = (1 << 20) / MIG_PAGE_SIZE;
+    assert_true(written[first / 64] >> (first % 64) & 1);
+    assert_false(written[(first + 1) / 64] >> ((first + 1) % 64) & 1);
     guest_mem_destroy(&gm);
     free(m.data);
 }

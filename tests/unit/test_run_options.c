@@ -195,6 +195,30 @@ static void console_socket_option(void **state)
     }
 }
 
+/* --incoming: no kernel needed, only tcp:ADDR:PORT, not with --restore or --no-start. */
+static void incoming(void **state)
+{
+    (void)state;
+    struct run_options o;
+    char err[256];
+    assert_int_equal(parse(ARGC("--incoming", "tcp:0.0.0.0:4444", "--memory", "64M"),
+                           ARGV("--incoming", "tcp:0.0.0.0:4444", "--memory", "64M"), &o, err),
+                     RUN_PARSE_OK);
+    assert_string_equal(o.cfg.incoming, "tcp:0.0.0.0:4444");
+    assert_null(o.cfg.kernel_path);
+    assert_int_equal(vm_config_validate(&o.cfg, 0, err, sizeof(err)), 0);
+    vm_config_free(&o.cfg);
+    assert_int_equal(parse(ARGC("--incoming", "unix:/x"), ARGV("--incoming", "unix:/x"), &o, err),
+                     RUN_PARSE_BAD_VALUE);
+    assert_non_null(strstr(err, "tcp:ADDR:PORT"));
+    vm_config_free(&o.cfg);
+    assert_int_equal(parse(ARGC("--incoming", "tcp:h:1", "--restore", "/d"),
+                           ARGV("--incoming", "tcp:h:1", "--restore", "/d"), &o, err),
+                     RUN_PARSE_BAD_VALUE);
+    assert_non_null(strstr(err, "--restore"));
+    vm_config_free(&o.cfg);
+}
+
 /* Writes a config file into path (a mkstemp template). */
 static void write_config(char *path, const char *text)
 {
@@ -354,6 +378,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(parses_everything),
+        cmocka_unit_test(incoming),
         cmocka_unit_test(defaults),
         cmocka_unit_test(usage_errors),
         cmocka_unit_test(bad_values),
