@@ -25,6 +25,7 @@
 #include "snapshot/snapshot.h"
 #include "source.h"
 #include "util/log.h"
+#include "util/page_scan.h"
 
 #define MIB (1024.0 * 1024.0)
 /* A pass shorter than this waits, so the dirty rate is measured over a useful interval. */
@@ -43,7 +44,7 @@ struct send_ctx {
     uint64_t nr_pages;
     uint64_t *bits;
     uint8_t *buf;
-    uint8_t *resident;          /* first pass only: mincore() of guest RAM, or NULL */
+    uint8_t *touched;           /* first pass only: touched pages of guest RAM, or NULL */
     struct mig_bucket bucket;
     double bandwidth;           /* bytes/s, measured (and capped) */
     double dirty_rate;          /* bytes/s */
@@ -142,40 +143,31 @@ static bool page_zero(const uint8_t *p)
 
 /*
  * The first pass over a mostly empty guest would read every untouched page
- * (mapping the zero page into each): anonymous RAM that mincore() reports
- * absent has never been written, so it is zero without a look. Only safe
- * without swap (a swapped-out page is absent too) and for anonymous RAM (a
- * restored VM's absent pages are in its snapshot file).
+ * (mapping the zero page into each): anonymous RAM that the pagemap shows
+ * neither present nor swapped out has never been written, so it is zero
+ * without a look. Not for a restored VM's file-backed RAM, whose untouched
+ * pages live in its snapshot file. NULL (read every page) if the scan fails.
  */
-static bool host_has_swap(void)
+static uint8_t *touched_map(const struct guest_mem *mem)
 {
-    FILE *f = fopen("/proc/meminfo", "re");
-    if (!f)
-        return true;
-    char line[128];
-    unsigned long long kib = 1;
-    while (fgets(line, sizeof(line), f))
-        if (sscanf(line, "SwapTotal: %llu kB", &kib) == 1)
-            break;
-    fclose(f);
-    return kib != 0;
-}
-
-static uint8_t *resident_map(const struct guest_mem *mem)
-{
-    if (mem->file_backed || host_has_swap())
+    if (mem->file_backed)
         return NULL;
     uint8_t *vec = malloc(mem->mapping_size / MIG_PAGE_SIZE);
-    if (vec && mincore(mem->mapping, mem->mapping_size, vec) < 0) {
+    if (!vec)
+        return NULL;
+    struct page_scan ps;
+    page_scan_open(&ps);
+    if (page_scan_touched(&ps, mem->mapping, mem->mapping_size, vec) < 0) {
         free(vec);
         vec = NULL;
     }
+    page_scan_close(&ps);
     return vec;
 }
 
 static bool page_is_zero(const struct send_ctx *c, const uint8_t *base, uint64_t p)
 {
-    if (c->resident && !(c->resident[p] & 1))
+    if (c->touched && !c->touched[p])
         return true;
     return page_zero(base + p * MIG_PAGE_SIZE);
 }
@@ -352,10 +344,10 @@ static int precopy(struct send_ctx *c)
     publish(c, "precopy", c->nr_pages, true);
     uint64_t last_sync = mig_now_ns();
     /* After logging started: a page written after this look is dirty and goes again. */
-    c->resident = resident_map(&c->vm->mem);
+    c->touched = touched_map(&c->vm->mem);
     ret = send_pass(c, c->nr_pages);
-    free(c->resident);
-    c->resident = NULL;
+    free(c->touched);
+    c->touched = NULL;
     uint64_t prev_remaining = 0;
     while (!ret) {
         uint64_t pass_ns = mig_now_ns() - last_sync;
