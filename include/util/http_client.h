@@ -30,8 +30,8 @@ struct http_client_reply {
 
 /*
  * 0 when an HTTP answer came (any status; the caller judges it), else
- * -ETIMEDOUT, -ECONNREFUSED (nobody answered, or the transfer broke), -EMSGSIZE
- * or -ENOMEM, with err holding the reason without context ("Connection
+ * -ECONNREFUSED (could not connect), -ETIMEDOUT, -EIO (the transfer broke),
+ * -EMSGSIZE (reply over max_reply) or -ENOMEM, with err holding the reason without context ("Connection
  * refused", "Timeout was reached") for the caller to put in its own line.
  */
 int http_client_do(const struct http_client_request *req, struct http_client_reply *reply,

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "util/compiler.h"
+#include "util/http_client.h"
 #include "util/size.h"
 
 #define CLIENT_TIMEOUT_S 60   /* pause waits for the vCPUs; bounded, but not instant */
@@ -50,25 +51,6 @@ static const struct client_verb *find_verb(const char *name)
 bool client_is_verb(const char *name)
 {
     return find_verb(name) != NULL;
-}
-
-struct buffer {
-    char *data;
-    size_t len;
-};
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *opaque)
-{
-    struct buffer *b = opaque;
-    size_t n = size * nmemb;
-    char *grown = realloc(b->data, b->len + n + 1);
-    if (!grown)
-        return 0;   /* makes curl fail with CURLE_WRITE_ERROR */
-    memcpy(grown + b->len, ptr, n);
-    b->data = grown;
-    b->len += n;
-    b->data[b->len] = '\0';
-    return n;
 }
 
 /* The request body for a verb ("" for none). */
@@ -109,51 +91,31 @@ static void request_line(const struct client_request *req, const struct client_v
     }
 }
 
-/* Performs the request; 0 with *status and the reply, or -1 after printing why. */
+/* Performs the request; 0 with the reply (any status), or -1 after printing why. */
 static int http_call(const struct client_request *req, const struct client_verb *verb,
-                     long *status, struct buffer *reply, FILE *err)
+                     struct http_client_reply *reply, FILE *err)
 {
     char body[512];
     request_body(req, body, sizeof(body));
     const char *method, *path;
     request_line(req, verb, &method, &path);
-    CURL *curl = curl_easy_init();
-    if (!curl) {
-        fprintf(err, "casulo: error: cannot initialise libcurl\n");
+    char url[128], why[256];
+    snprintf(url, sizeof(url), "http://localhost%s", path);
+    const struct http_client_request hreq = {
+        .unix_socket = req->api_path, .url = url, .method = method,
+        .body = strcmp(method, "PUT") == 0 ? body : NULL,
+        .timeout_ms = CLIENT_TIMEOUT_S * 1000L,
+    };
+    int ret = http_client_do(&hreq, reply, why, sizeof(why));
+    if (ret == -ECONNREFUSED) {
+        fprintf(err, "casulo: error: cannot connect to API socket %s: %s\n", req->api_path, why);
         return -1;
     }
-    char url[128];
-    snprintf(url, sizeof(url), "http://localhost%s", path);
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, req->api_path);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    if (strcmp(method, "PUT") == 0) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    if (ret < 0) {
+        fprintf(err, "casulo: error: API request to %s failed: %s\n", req->api_path, why);
+        return -1;
     }
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, reply);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)CLIENT_TIMEOUT_S);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(curl);
-    int ret = 0;
-    if (rc != CURLE_OK) {
-        long os_errno = 0;
-        curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
-        if (rc == CURLE_COULDNT_CONNECT)
-            fprintf(err, "casulo: error: cannot connect to API socket %s: %s\n", req->api_path,
-                    os_errno ? strerror((int)os_errno) : curl_easy_strerror(rc));
-        else
-            fprintf(err, "casulo: error: API request to %s failed: %s\n", req->api_path,
-                    curl_easy_strerror(rc));
-        ret = -1;
-    } else {
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-    }
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    return ret;
+    return 0;
 }
 
 static void print_memory(FILE *out, const char *label, json_int_t bytes)
@@ -302,15 +264,15 @@ static void print_balloon_change(const struct client_request *req, FILE *out, js
 }
 
 /* The readable form of a successful reply. */
-static int print_success(const struct client_request *req, const struct buffer *reply, FILE *out,
+static int print_success(const struct client_request *req, const struct http_client_reply *reply, FILE *out,
                          FILE *err)
 {
     if (req->json || strcmp(req->verb, "metrics") == 0) {
-        fwrite(reply->data ? reply->data : "", 1, reply->len, out);
+        fwrite(reply->body ? reply->body : "", 1, reply->body_len, out);
         return 0;
     }
     json_error_t jerr;
-    json_t *root = json_loadb(reply->data ? reply->data : "", reply->len, 0, &jerr);
+    json_t *root = json_loadb(reply->body ? reply->body : "", reply->body_len, 0, &jerr);
     if (!json_is_object(root)) {
         json_decref(root);
         fprintf(err, "casulo: error: the API answered something that is not a JSON object\n");
@@ -334,10 +296,10 @@ static int print_success(const struct client_request *req, const struct buffer *
     return 0;
 }
 
-static void print_failure(long status, const struct buffer *reply, FILE *err)
+static void print_failure(long status, const struct http_client_reply *reply, FILE *err)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(reply->data ? reply->data : "", reply->len, 0, &jerr);
+    json_t *root = json_loadb(reply->body ? reply->body : "", reply->body_len, 0, &jerr);
     const char *msg = json_string_value(json_object_get(root, "error"));
     if (msg)
         fprintf(err, "casulo: error: %s\n", msg);
@@ -353,20 +315,18 @@ int client_run(const struct client_request *req, FILE *out, FILE *err)
         fprintf(err, "casulo: error: unknown command '%s'\n", req->verb);
         return 2;
     }
-    long status = 0;
-    struct buffer reply = { 0 };
+    struct http_client_reply reply;
+    if (http_call(req, verb, &reply, err) < 0)
+        return 1;
     int ret = 1;
-    if (http_call(req, verb, &status, &reply, err) < 0)
-        goto out;
-    if (status >= 200 && status < 300) {
+    if (reply.status >= 200 && reply.status < 300) {
         ret = print_success(req, &reply, out, err);
     } else {
         if (req->json)
-            fwrite(reply.data ? reply.data : "", 1, reply.len, out);
-        print_failure(status, &reply, err);
+            fwrite(reply.body ? reply.body : "", 1, reply.body_len, out);
+        print_failure(reply.status, &reply, err);
     }
-out:
-    free(reply.data);
+    http_client_reply_free(&reply);
     return ret;
 }
 

@@ -17,65 +17,31 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/http_client.h"
+
 #define WATCH_POLL_MS 200
 #define REQUEST_TIMEOUT_S 30
-
-struct reply {
-    char *data;
-    size_t len;
-};
-
-static size_t collect(char *ptr, size_t size, size_t nmemb, void *opaque)
-{
-    struct reply *r = opaque;
-    size_t n = size * nmemb;
-    char *grown = realloc(r->data, r->len + n + 1);
-    if (!grown)
-        return 0;
-    memcpy(grown + r->len, ptr, n);
-    r->data = grown;
-    r->len += n;
-    r->data[r->len] = '\0';
-    return n;
-}
 
 /* One request; the parsed JSON reply in *out (NULL if none). -1 when the socket cannot be reached. */
 static int call(const char *api, const char *method, const char *body, long *status, json_t **out,
                 char *why, size_t whylen)
 {
     *out = NULL;
-    CURL *curl = curl_easy_init();
-    if (!curl) {
-        snprintf(why, whylen, "cannot initialise libcurl");
+    const struct http_client_request req = {
+        .unix_socket = api, .url = "http://localhost/migrate", .method = method, .body = body,
+        .timeout_ms = REQUEST_TIMEOUT_S * 1000L,
+    };
+    struct http_client_reply r;
+    char e[256];
+    if (http_client_do(&req, &r, e, sizeof(e)) < 0) {
+        snprintf(why, whylen, "cannot reach the API socket %s: %s", api, e);
         return -1;
     }
-    struct reply r = { 0 };
-    struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
-    curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, api);
-    curl_easy_setopt(curl, CURLOPT_URL, "http://localhost/migrate");
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    if (body) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-    }
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)REQUEST_TIMEOUT_S);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(curl);
-    int ret = 0;
-    if (rc != CURLE_OK) {
-        snprintf(why, whylen, "cannot reach the API socket %s: %s", api, curl_easy_strerror(rc));
-        ret = -1;
-    } else {
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, status);
-        json_error_t jerr;
-        *out = json_loadb(r.data ? r.data : "", r.len, 0, &jerr);
-    }
-    curl_slist_free_all(headers);
-    curl_easy_cleanup(curl);
-    free(r.data);
-    return ret;
+    *status = r.status;
+    json_error_t jerr;
+    *out = json_loadb(r.body ? r.body : "", r.body_len, 0, &jerr);
+    http_client_reply_free(&r);
+    return 0;
 }
 
 static json_int_t ival(const json_t *m, const char *key)

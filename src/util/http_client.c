@@ -72,7 +72,8 @@ int http_client_do(const struct http_client_request *req, struct http_client_rep
             ret = -EMSGSIZE;
         } else {
             snprintf(err, errlen, "%s", os_errno ? strerror((int)os_errno) : curl_easy_strerror(rc));
-            ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
+            ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT
+                : rc == CURLE_COULDNT_CONNECT ? -ECONNREFUSED : -EIO;
         }
         http_client_reply_free(reply);
     } else {
