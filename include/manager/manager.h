@@ -140,6 +140,12 @@ int mgr_restart_parse(const char *s, enum mgr_restart *r);
 bool mgr_vm_has_process(const struct mgr_vm *vm);
 /* STATE/vms/NAME/FILE */
 void mgr_vm_path(const struct mgr *m, const char *name, const char *file, char *buf, size_t len);
+/*
+ * Another VM restored from a snapshot kept in vm's directory (so vm's
+ * directory must stay), with that snapshot's path in *snap; else NULL.
+ */
+const struct mgr_vm *mgr_vm_snapshot_user(const struct mgr *m, const struct mgr_vm *vm,
+                                          const char **snap);
 json_t *mgr_vm_json(struct mgr *m, struct mgr_vm *vm, bool history);
 uint64_t mgr_committed_memory(const struct mgr *m, const struct mgr_vm *except);
 int mgr_vm_load_all(struct mgr *m, char *err, size_t errlen) MUST_CHECK;

@@ -86,16 +86,12 @@ static void job_begin(struct mgr *m, void *arg)
         return;
     }
     /* Its directory leaves with it: VMs restored from snapshots in there would lose them. */
-    char dir[PATH_MAX];
-    mgr_vm_path(m, vm->name, NULL, dir, sizeof(dir));
-    size_t dlen = strlen(dir);
-    for (struct mgr_vm *o = m->vms; o; o = o->next) {
-        const char *snap = json_string_value(json_object_get(o->config, "from_snapshot"));
-        if (o != vm && snap && strncmp(snap, dir, dlen) == 0 && snap[dlen] == '/') {
-            mgr_fail(j->r, 409, "cannot migrate VM '%s': VM '%s' is restored from its snapshot %s",
-                     vm->name, o->name, snap);
-            return;
-        }
+    const char *snap;
+    const struct mgr_vm *user = mgr_vm_snapshot_user(m, vm, &snap);
+    if (user) {
+        mgr_fail(j->r, 409, "cannot migrate VM '%s': VM '%s' is restored from its snapshot %s",
+                 vm->name, user->name, snap);
+        return;
     }
     struct mgr_migration *mig = calloc(1, sizeof(*mig));
     struct mig_work *w = j->w;

@@ -230,16 +230,12 @@ static void job_delete(struct mgr *m, void *arg)
         return;
     }
     /* Clones restore from snapshots kept in this VM's directory: they would lose them. */
-    char dir[PATH_MAX];
-    mgr_vm_path(m, vm->name, NULL, dir, sizeof(dir));
-    size_t dlen = strlen(dir);
-    for (struct mgr_vm *o = m->vms; o; o = o->next) {
-        const char *snap = json_string_value(json_object_get(o->config, "from_snapshot"));
-        if (o != vm && snap && strncmp(snap, dir, dlen) == 0 && snap[dlen] == '/') {
-            mgr_fail(j->r, 409, "cannot delete VM '%s': VM '%s' is restored from its snapshot %s "
-                     "(delete that VM first)", vm->name, o->name, snap);
-            return;
-        }
+    const char *snap;
+    const struct mgr_vm *user = mgr_vm_snapshot_user(m, vm, &snap);
+    if (user) {
+        mgr_fail(j->r, 409, "cannot delete VM '%s': VM '%s' is restored from its snapshot %s "
+                 "(delete that VM first)", vm->name, user->name, snap);
+        return;
     }
     char err[MGR_ERR_MAX];
     if (mgr_vm_remove(m, vm, NULL, err, sizeof(err)) < 0) {

@@ -6,6 +6,7 @@
 #include "manager/manager.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,22 @@ void mgr_vm_path(const struct mgr *m, const char *name, const char *file, char *
         snprintf(buf, len, "%s/vms/%s/%s", m->state_dir, name, file);
     else
         snprintf(buf, len, "%s/vms/%s", m->state_dir, name);
+}
+
+const struct mgr_vm *mgr_vm_snapshot_user(const struct mgr *m, const struct mgr_vm *vm,
+                                          const char **snap)
+{
+    char dir[PATH_MAX];
+    mgr_vm_path(m, vm->name, NULL, dir, sizeof(dir));
+    size_t dlen = strlen(dir);
+    for (const struct mgr_vm *o = m->vms; o; o = o->next) {
+        const char *s = json_string_value(json_object_get(o->config, "from_snapshot"));
+        if (o != vm && s && strncmp(s, dir, dlen) == 0 && s[dlen] == '/') {
+            *snap = s;
+            return o;
+        }
+    }
+    return NULL;
 }
 
 struct mgr_vm *mgr_vm_new(const char *name, json_t *config)
