@@ -39,6 +39,8 @@
 #              cancels start-up (QEMU's firmware makes thousands). Exits come
 #              from their own runs: perf on the VMM's threads costs time at
 #              each of their context switches.
+# -n: requests per run (default 100000; wr64k runs a quarter of them):
+# long enough for the tick-sampled guest time to settle.
 # The other columns are medians of -r runs per VMM (default 5), the VMMs
 # taking turns, because this 2-core host's other load moves single runs by
 # 2x; then casulo/QEMU ratios. QEMU boots the guest's PVH entry
