@@ -1,46 +1,66 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# bench/io.sh [-n REQUESTS] [-r REPEATS] [-p]: virtio I/O cost in casulo and in QEMU,
-# both driven by the same tiny guest (tests/guest/virtio.S bench mode, one
-# synchronous request at a time), so the guest's own cost is the same:
+# bench/io.sh [-n REQUESTS] [-r REPEATS] [-i | -p]: virtio I/O cost in
+# casulo and in QEMU, both driven by the same tiny guest
+# (tests/guest/virtio.S bench mode, one synchronous request at a time), so
+# the guest's own work is the same:
 #   rd4k  4 KiB virtio-blk reads   (QEMU: virtio-blk-pci, aio=io_uring; casulo: io=uring)
-#   wr64k 64 KiB virtio-blk writes (same raw image, host page cache on both)
+#   wr64k 64 KiB virtio-blk writes (same raw image, host page cache on both;
+#         N/4 requests per run, they are slower)
 #   tx    1500-byte virtio-net frames to a TAP (QEMU: tap, vhost=off)
-# The guest waits for each completion's MSI-X interrupt with sti; hlt, as a
-# real driver does; -p makes it busy-poll the used ring instead. On a
-# KVM-PVM host every guest CPL0 instruction is emulated and charged to the
-# vCPU thread, so a polling guest's spinning would count as VMM CPU for
-# either VMM; sleeping, the vCPU thread's time is KVM's (the guest's short
-# loop, the interrupt, halt and wake-up), and the guest's loop is kept to a
-# few instructions.
-# For each: requests/s over the guest's loop (host time between its
-# "BENCH START" and "BENCH END" lines), host CPU time of the whole VMM
-# process per request (on-CPU time of all its threads between those two
-# lines, bench/vmmrun.py; the vCPU thread's included), the same without
-# the vCPU threads (the VMM's own I/O work per request), and VMM exits to
-# userspace per request (perf's kvm:kvm_userspace_exit; KVM_RUN returns,
-# every vCPU; target ~0 with ioeventfd kicks): (exits of a run with N
-# requests - exits of a run with 0) / N, which cancels start-up (QEMU's
-# firmware makes thousands). Exits come from their own runs: perf on the
-# VMM's threads costs time at each of their context switches. The other
-# columns are medians of -r runs per VMM (default 5), the VMMs taking
-# turns, because this 2-core host's other load moves single runs by 2x.
-# QEMU boots the guest's PVH entry (bench/virtio-pvh.ld keeps its ELF note).
-# Measured figures are in docs/io.md. Performance lives here, never in
-# tests: nothing is asserted.
+# Guest modes. Default (wait=user): the request loop runs at CPL3 with
+# interrupts off: fill the avail entry, kick with an MMIO write to the
+# queue's notify address (an ioeventfd in both VMMs: no exit to userspace),
+# busy-poll the used index. On a KVM-PVM host guest CPL0 code is emulated
+# by KVM (~1M instructions/s) and charged to the vCPU thread as host system
+# time, the same for either VMM and larger than the VMM's own work; guest
+# CPL3 code runs natively and the kernel accounts it as the thread's guest
+# time, which can be subtracted. -i (wait=irq): the loop runs at CPL0 and
+# sleeps in sti; hlt until the completion's MSI-X interrupt. -p
+# (wait=poll): CPL0 busy-polling.
+# Columns, per request, over the guest's loop only (host time between its
+# "BENCH START" and "BENCH END" lines, bench/vmmrun.py):
+#   req_per_s  requests per second of that loop
+#   cpu        on-CPU time of all the VMM process's threads (schedstat, ns),
+#              the vCPU thread included: everything the run cost the host
+#   guest      guest time of those threads (/proc/.../stat guest_time: the
+#              guest's own native code, at CPL3; a sample taken at each
+#              scheduler tick, hence long loops)
+#   vmm        cpu - guest: the VMM's threads plus KVM's host-side work in
+#              the vCPU thread (exits, MMIO decode, ioeventfd signalling,
+#              interrupt injection; and the guest's CPL0 code when it has
+#              any, so with -i/-p this is mostly KVM's emulation), charged
+#              the same way for both VMMs
+#   io         cpu minus the vCPU threads' time: the VMM's own I/O threads
+#              (and io_uring workers) alone
+#   exits      VMM exits to userspace (perf's kvm:kvm_userspace_exit; KVM_RUN
+#              returns, every vCPU; target ~0 with ioeventfd kicks): (exits
+#              of a run with N requests - exits of a run with 0) / N, which
+#              cancels start-up (QEMU's firmware makes thousands). Exits come
+#              from their own runs: perf on the VMM's threads costs time at
+#              each of their context switches.
+# -n: requests per run (default 100000; wr64k runs a quarter of them):
+# long enough for the tick-sampled guest time to settle.
+# The other columns are medians of -r runs per VMM (default 5), the VMMs
+# taking turns, because this 2-core host's other load moves single runs by
+# 2x; then casulo/QEMU ratios. QEMU boots the guest's PVH entry
+# (bench/virtio-pvh.ld keeps its ELF note). Measured figures are in
+# docs/io.md. Performance lives here, never in tests: nothing is asserted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=10000
+N=100000
 REPEATS=5
-WAIT=
-while getopts "n:pr:" o; do
+WAIT=" wait=user"
+while getopts "in:pr:" o; do
     case $o in
+        i) WAIT=" wait=irq" ;;
         n) N=$OPTARG ;;
         p) WAIT=" wait=poll" ;;
         r) REPEATS=$OPTARG ;;
-        *) echo "usage: $0 [-n REQUESTS] [-r REPEATS] [-p]" >&2; exit 2 ;;
+        *) echo "usage: $0 [-n REQUESTS] [-r REPEATS] [-i | -p]" >&2; exit 2 ;;
     esac
 done
+N_ALL=$N
 BUILD=${BUILD:-build}
 OUT=$BUILD/bench
 mkdir -p "$OUT"
@@ -71,7 +91,7 @@ else
     echo "note: perf cannot count kvm:kvm_userspace_exit here; exits not measured" >&2
 fi
 
-# measure KEY N PERF CMD...: one run; sets R_LOOP R_CPU R_VCPU (in the
+# measure KEY N PERF CMD...: one run; sets R_LOOP R_CPU R_VCPU R_GUEST (in the
 # loop) and, with PERF=1, R_EXITS (whole run); KEY names the logs.
 measure() {
     local key=$1 n=$2 count=$3 line rc
@@ -79,7 +99,7 @@ measure() {
     local wrap=()
     [ "$count" = 1 ] && wrap=(perf stat -x, -o "$OUT/$key.perf" -e kvm:kvm_userspace_exit --)
     line=$(python3 bench/vmmrun.py "$OUT/$key.log" "${wrap[@]}" "$@")
-    read -r R_LOOP R_CPU R_VCPU _ rc <<<"$line"
+    read -r R_LOOP R_CPU R_VCPU R_GUEST _ rc <<<"$line"
     if ! grep -q '^bench_errors=0' "$OUT/$key.log"; then
         echo "$key (n=$n): the guest did not finish cleanly (rc $rc):" >&2
         tail -n 20 "$OUT/$key.log" >&2
@@ -108,8 +128,8 @@ exits_per_req() {
 # rows WORKLOAD: each VMM's exits per request (C0/CN for casulo, Q0/QN
 # for QEMU: 0 and N requests), then REPEATS plain runs of N requests of
 # each, casulo and QEMU taking turns so that a change in the host's load
-# hits both alike; each appends "workload vmm loop_s cpu_s vcpu_s
-# exits_per_request" to $RAW.
+# hits both alike; each appends "workload n vmm loop_s cpu_s vcpu_s
+# guest_s exits_per_request" to $RAW.
 RAW=$OUT/io-runs.tsv
 : >"$RAW"
 rows() {   # WORKLOAD
@@ -131,8 +151,8 @@ rows() {   # WORKLOAD
                 measure "$w-qemu-$r" "$N" 0 "${QN[@]}"
                 R_EXPR=$ex_qemu
             fi
-            printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$vmm" "$R_LOOP" "$R_CPU" "$R_VCPU" \
-                "$R_EXPR" >>"$RAW"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$N" "$vmm" "$R_LOOP" "$R_CPU" \
+                "$R_VCPU" "$R_GUEST" "$R_EXPR" >>"$RAW"
         done
     done
 }
@@ -150,7 +170,9 @@ blk_rows() {   # WORKLOAD
 }
 
 blk_rows rd4k
+N=$((N_ALL / 4))
 blk_rows wr64k
+N=$N_ALL
 
 # virtio-net: a TAP in a private network namespace, IPv6 off so that only
 # the guest's frames cross it; nobody reads them (the kernel drops them).
@@ -175,34 +197,41 @@ fi
 
 # One row per workload and VMM: the median over its runs of each column.
 RESULTS=$OUT/io.tsv
-python3 - "$RAW" "$N" >"$RESULTS" <<'PY'
+python3 - "$RAW" >"$RESULTS" <<'PY'
 import statistics, sys
 runs = {}
-n = int(sys.argv[2])
 for line in open(sys.argv[1]):
-    w, vmm, loop, cpu, vcpu, ex = line.split()
-    r = runs.setdefault((w, vmm), [[], [], [], ex])
-    r[0].append(n / float(loop))
-    r[1].append(float(cpu) / n * 1e6)
-    r[2].append((float(cpu) - float(vcpu)) / n * 1e6)
+    w, n, vmm, loop, cpu, vcpu, guest, ex = line.split()
+    n, loop, cpu, vcpu, guest = int(n), float(loop), float(cpu), float(vcpu), float(guest)
+    r = runs.setdefault((w, vmm), [[], [], [], [], [], ex])
+    r[0].append(n / loop)
+    r[1].append(cpu / n * 1e6)
+    r[2].append(guest / n * 1e6)
+    r[3].append((cpu - guest) / n * 1e6)
+    r[4].append((cpu - vcpu) / n * 1e6)
 for (w, vmm), r in runs.items():
-    med = [statistics.median(x) for x in r[:3]]
-    print('%s\t%s\t%.0f\t%.1f\t%.1f\t%s' % (w, vmm, med[0], med[1], med[2], r[3]))
+    med = [statistics.median(x) for x in r[:5]]
+    print('%s\t%s\t%.0f\t%.1f\t%.1f\t%.1f\t%.1f\t%s' % (w, vmm, *med, r[5]))
 PY
-MODE="interrupt-driven (sti; hlt)"
-[ -z "$WAIT" ] || MODE="busy-polling"
-echo "virtio I/O: $N synchronous requests per run, tiny $MODE guest (same for both VMMs);"
-echo "median of $REPEATS runs per VMM, the two VMMs taking turns"
-echo "(cpu: the whole VMM process in the loop, its vCPU threads included;"
-echo " io_cpu: the same without the vCPU threads, i.e. the VMM's own I/O work)"
-printf '%-7s %-7s %10s %12s %15s %10s\n' workload vmm req_per_s cpu_us/req io_cpu_us/req exits/req
-awk -F'\t' '{ printf "%-7s %-7s %10s %12s %15s %10s\n", $1, $2, $3, $4, $5, $6 }' "$RESULTS"
+case $WAIT in
+    " wait=user") MODE="CPL3 busy-polling (kick by MMIO, no interrupts)" ;;
+    " wait=irq") MODE="CPL0 interrupt-driven (sti; hlt)" ;;
+    *) MODE="CPL0 busy-polling" ;;
+esac
+echo "virtio I/O: $N_ALL synchronous requests per run (wr64k: $((N_ALL / 4))), tiny $MODE guest"
+echo "(same for both VMMs); median of $REPEATS runs per VMM, the two VMMs taking turns."
+echo "Per request, in µs: cpu = the whole VMM process (all threads); guest = its guest time"
+echo "(the guest's native code); vmm = cpu - guest (VMM threads + KVM's host-side work);"
+echo "io = cpu without the vCPU threads (the VMM's I/O threads alone)."
+printf '%-7s %-7s %10s %8s %8s %8s %8s %10s\n' workload vmm req_per_s cpu guest vmm io exits/req
+awk -F'\t' '{ printf "%-7s %-7s %10s %8s %8s %8s %8s %10s\n", $1, $2, $3, $4, $5, $6, $7, $8 }' "$RESULTS"
 if [ -n "$QEMU" ]; then
-    echo "casulo/QEMU ratios (req/s: higher is better; CPU and exits: lower is better):"
-    awk -F'\t' '{ v[$1, $2] = $0; w[$1] = 1 }
+    echo "casulo/QEMU ratios (req/s: higher is better; the rest: lower is better):"
+    awk -F'\t' 'function ratio(a, b) { return (b + 0 > 0) ? sprintf("%.2f", a / b) : "n/a" }
+        { v[$1, $2] = $0; w[$1] = 1 }
         END { for (k in w) if ((k, "casulo") in v && (k, "qemu") in v) {
             split(v[k, "casulo"], a, "\t"); split(v[k, "qemu"], b, "\t")
-            r = (b[6] + 0 > 0) ? sprintf("%.2f", a[6] / b[6]) : sprintf("n/a (%s vs %s)", a[6], b[6])
-            io = (b[5] + 0 > 0) ? sprintf("%.2f", a[5] / b[5]) : "n/a"
-            printf "%-7s req/s %.2f  cpu/req %.2f  io_cpu/req %s  exits/req %s\n", k, a[3] / b[3], a[4] / b[4], io, r } }' "$RESULTS"
+            ex = (b[8] + 0 > 0) ? ratio(a[8], b[8]) : sprintf("n/a (%s vs %s)", a[8], b[8])
+            printf "%-7s req/s %s  cpu %s  vmm %s  io %s  exits %s\n", k, ratio(a[3], b[3]),
+                ratio(a[4], b[4]), ratio(a[6], b[6]), ratio(a[7], b[7]), ex } }' "$RESULTS"
 fi

@@ -3,6 +3,17 @@
  * epoll loop. Handlers are kept in a singly linked list owned by the loop;
  * removal during dispatch is safe because the list node is only freed after
  * the batch of events has been dispatched.
+ *
+ * Before it sleeps, the loop may poll for a short while, adaptively (as KVM
+ * polls before halting a vCPU): a synchronous guest's next kick often comes
+ * a few microseconds after the loop has answered the previous one, and
+ * sleeping in between costs more than that: the thread's sleep and wake-up,
+ * and on the kicking vCPU thread the wake-up of a sleeping waiter (an IPI,
+ * itself a VM exit on a nested host). The window grows while events keep
+ * arriving soon after the loop goes idle and halves each time one takes
+ * longer than EVLOOP_POLL_MAX_NS (a single preemption of this thread must
+ * not cancel it), down to zero within a few waits, so an idle loop stops
+ * spinning.
  */
 #include "core/evloop.h"
 
@@ -10,7 +21,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
+
+#define EVLOOP_POLL_MAX_NS   10000
+#define EVLOOP_POLL_START_NS 2500
 
 struct evloop_handler {
     int fd;
@@ -113,11 +128,45 @@ int evloop_remove(struct evloop *loop, int fd)
     return 0;
 }
 
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * Waits for events, polling for up to *poll_ns first, and adapts *poll_ns
+ * to how long the wait took: -> epoll_wait's result.
+ */
+static int wait_events(struct evloop *loop, struct epoll_event *events, int max, int64_t *poll_ns)
+{
+    int64_t start = now_ns();
+    int n;
+    if (*poll_ns > 0) {
+        do {
+            n = epoll_wait(loop->epfd, events, max, 0);
+            if (n != 0)
+                return n;           /* caught while polling: keep the window */
+        } while (now_ns() - start < *poll_ns && !loop->stop);
+    }
+    n = epoll_wait(loop->epfd, events, max, -1);
+    int64_t waited = now_ns() - start;
+    if (waited > EVLOOP_POLL_MAX_NS)
+        *poll_ns = *poll_ns / 2 < EVLOOP_POLL_START_NS ? 0 : *poll_ns / 2;
+    else if (*poll_ns < EVLOOP_POLL_MAX_NS)
+        *poll_ns = *poll_ns ? *poll_ns * 2 : EVLOOP_POLL_START_NS;
+    if (*poll_ns > EVLOOP_POLL_MAX_NS)
+        *poll_ns = EVLOOP_POLL_MAX_NS;
+    return n;
+}
+
 int evloop_run(struct evloop *loop)
 {
     struct epoll_event events[16];
+    int64_t poll_ns = 0;
     while (!loop->stop) {
-        int n = epoll_wait(loop->epfd, events, (int)ARRAY_SIZE(events), -1);
+        int n = wait_events(loop, events, (int)ARRAY_SIZE(events), &poll_ns);
         if (n < 0) {
             if (errno == EINTR)
                 continue;

@@ -588,10 +588,16 @@ void virtio_set_needs_reset(struct virtio_device *vdev, const char *reason)
     vdev->needs_reset_logged = true;
     vdev->status |= VIRTIO_STATUS_DEVICE_NEEDS_RESET;
     pthread_mutex_unlock(&vdev->lock);
+    /*
+     * The notification right after the status, the log line (a write to
+     * stderr) only then: a driver that polls the status and then reads the
+     * ISR must find the configuration-change bit, and the log in between
+     * made that window wide enough for tests/kvm/virtio_bad.sh to hit.
+     */
+    config_irq(vdev);
     if (first)
         log_warn("virtio", "%s: device needs reset: %s", vdev->name,
                  reason && reason[0] ? reason : "device error");
-    config_irq(vdev);
 }
 
 const struct guest_mem *virtio_guest_mem(const struct virtio_device *vdev) { return vdev->mem; }

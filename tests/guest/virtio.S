@@ -22,15 +22,18 @@
  *                after a reset
  *   bench=rd4k|wr64k|tx n=N   N synchronous requests, for bench/io.sh;
  *                each waits for its completion's MSI-X interrupt with
- *                sti; hlt, or with wait=poll busy-polls the used ring
+ *                sti; hlt (wait=irq, the default), or busy-polls the used
+ *                ring at CPL0 (wait=poll), or runs the whole loop at CPL3
+ *                with interrupts off, kicking by MMIO and busy-polling
+ *                natively (wait=user)
  *   cfg=ecam     PCI config through ECAM instead of ports 0xCF8/0xCFC
  *   exit=qemu    stop through isa-debug-exit (port 0xf4) instead of ACPI S5
  *
  * A PVH entry (pvh.h; its ELF note is kept only by bench/virtio-pvh.ld,
  * the test build discards notes) lets QEMU boot the same code.
  *
- * Everything runs at CPL0, where a PVM host emulates each instruction, so
- * loops are short and every poll is bounded.
+ * Everything but the wait=user bench loop runs at CPL0, where a PVM host
+ * emulates each instruction, so loops are short and every poll is bounded.
  */
 #include "guest.h"
 #include "virtio.h"
@@ -1378,6 +1381,11 @@ bad_after:
 #define LAPIC_LVT_TIMER 0x320
 #define LAPIC_TMICT     0x380
 #define LAPIC_TDCR      0x3e0
+#define BENCH_USER      2               /* bench_irq: the CPL3 loop */
+#define BENCH_USER_DS   0x23
+#define BENCH_USER_CS   0x2b
+#define BENCH_TSS_SEL   0x30
+#define WAIT_USER       0x40000000      /* CPL3 polls of a used ring (native: seconds) */
 
 /*
  * The loops are lean on purpose: on a PVM host every CPL0 instruction of
@@ -1393,12 +1401,25 @@ bad_after:
  * clear while it compares the used index, and only `sti; hlt` lets the
  * completion interrupt in, the STI shadow making one that arrives between
  * the two wake the HLT. BENCH_WAKEUPS bounds the sleeps (the watchdog tick
- * ends each), WAIT_SHORT the polls of irq=0.
+ * ends each), WAIT_SHORT the polls of irq=0. irq=2 is the CPL3 loop
+ * (wait=user): the same steps, run natively and so accounted by the host
+ * as the vCPU thread's guest time, not as KVM's emulation; WAIT_USER bounds
+ * its polls, and running out leaves through bench_user_timeout.
  */
 .macro BENCH_ONE irq
     incl %esi
     movw %si, 2(%r9)
     movw %r12w, (%r11)
+.if \irq == 2
+    movl $WAIT_USER, %ecx
+9001:
+    cmpw 2(%r8), %si
+    je 9002f
+    pause
+    decq %rcx
+    jnz 9001b
+    jmp bench_user_timeout
+.else
 .if \irq
     movl $BENCH_WAKEUPS, %ecx
 9001:
@@ -1417,6 +1438,7 @@ bad_after:
     decl %ecx
     jnz 9001b
     jmp no_completion
+.endif
 9002:
 .endm
 
@@ -1487,7 +1509,12 @@ bench:
     xorl %r14d, %r14d                   /* sector */
     testq %r15, %r15
     jz 3f
-    cmpb $0, bench_irq(%rip)
+    cmpb $BENCH_USER, bench_irq(%rip)
+    jne 4f
+    leaq bench_blk_user(%rip), %rdi
+    leaq 3f(%rip), %rax
+    jmp bench_user_enter
+4:  cmpb $0, bench_irq(%rip)
     je 5f
     BLK_LOOP 1
     jmp 3f
@@ -1529,7 +1556,12 @@ bench_tx:
     PRINTLN "BENCH START"
     testq %r15, %r15
     jz 3f
-    cmpb $0, bench_irq(%rip)
+    cmpb $BENCH_USER, bench_irq(%rip)
+    jne 4f
+    leaq bench_tx_user(%rip), %rdi
+    leaq 3f(%rip), %rax
+    jmp bench_user_enter
+4:  cmpb $0, bench_irq(%rip)
     je 5f
 2:  BENCH_ONE 1
     decq %r15
@@ -1545,18 +1577,103 @@ bench_tx:
     PRINTLN "bench_errors=0"
     jmp finish
 
+/* The CPL3 loops: BENCH_ONE 2 until %r15 reaches 0, then back to CPL0. */
+bench_blk_user:
+    BLK_LOOP 2
+    jmp bench_user_done
+bench_tx_user:
+    BENCH_ONE 2
+    decq %r15
+    jnz bench_tx_user
+    jmp bench_user_done
+
+/*
+ * bench_user_enter: %rdi = CPL3 code, %rax = where CPL0 goes on once that
+ * code reaches bench_user_done. A GDT with user segments and a TSS (whose
+ * rsp0 is the stack the #UD comes back on), vector 6 pointed at
+ * bench_user_ud, then iretq to CPL3 with IF clear. Every other register
+ * reaches the CPL3 code unchanged. Does not return.
+ */
+bench_user_enter:
+    movq %rax, bench_cont(%rip)
+    pushq %rdi
+    pushq %rsi
+    leaq bench_tss(%rip), %rax
+    leaq stack_top(%rip), %rdi
+    movq %rdi, 4(%rax)                  /* rsp0 */
+    movw $104, 102(%rax)                /* I/O bitmap base: none */
+    leaq bench_gdt_tss(%rip), %rdi
+    movw %ax, 2(%rdi)                   /* base 15:0 */
+    shrq $16, %rax
+    movb %al, 4(%rdi)                   /* base 23:16 */
+    movb %ah, 7(%rdi)                   /* base 31:24 */
+    shrq $16, %rax
+    movl %eax, 8(%rdi)                  /* base 63:32 */
+    leaq bench_gdt(%rip), %rax
+    subq $16, %rsp
+    movw $bench_gdt_end - bench_gdt - 1, 6(%rsp)
+    movq %rax, 8(%rsp)
+    lgdt 6(%rsp)
+    addq $16, %rsp
+    movw $BENCH_TSS_SEL, %ax
+    ltr %ax
+    movl $6, %edi
+    leaq bench_user_ud(%rip), %rsi
+    call idt_set_gate
+    popq %rsi
+    popq %rdi
+    leaq bench_user_stack_top(%rip), %rax
+    pushq $BENCH_USER_DS
+    pushq %rax
+    pushq $0x2                          /* RFLAGS: IF=0, IOPL=0 */
+    pushq $BENCH_USER_CS
+    pushq %rdi
+    iretq
+
+/* The two ways out of CPL3: a #UD at one of these, taken by bench_user_ud. */
+bench_user_done:
+    ud2
+bench_user_timeout:
+    ud2
+
+/*
+ * #UD at CPL0: from bench_user_done, go on at bench_cont; from
+ * bench_user_timeout, report the missing completion; from anywhere else,
+ * the usual exception report.
+ */
+bench_user_ud:
+    movl $0x18, %eax
+    movl %eax, %ds
+    movl %eax, %es
+    movl %eax, %ss
+    movq (%rsp), %rax
+    leaq bench_user_done(%rip), %rdi
+    cmpq %rdi, %rax
+    jne 1f
+    leaq stack_top(%rip), %rsp
+    jmp *bench_cont(%rip)
+1:  leaq bench_user_timeout(%rip), %rdi
+    cmpq %rdi, %rax
+    je no_completion
+    pushq $6
+    jmp exc_common
+
 /*
  * bench_up: %ecx = queues, %edx = the queue the bench waits on. Like
  * vio_up, plus the interrupt set-up unless the command line says
- * wait=poll. -> %eax = final status.
+ * wait=poll (busy-poll at CPL0) or wait=user (busy-poll at CPL3).
+ * -> %eax = final status.
  */
 bench_up:
     pushq %rdi
     pushq %rsi
+    movb $BENCH_USER, bench_irq(%rip)
+    CMDLINE_HAS "wait=user"
+    jnz 5f
     CMDLINE_HAS "wait=poll"
     setz bench_irq(%rip)
     jz 1f
-    call vio_up
+5:  call vio_up
     jmp 4f
 1:  call bench_msix
     call vio_begin
@@ -1716,11 +1833,32 @@ msix_count_q:
     .long 0
 msix_count_cfg:
     .long 0
-bench_irq:
+bench_irq:                              /* 1 irq, 0 CPL0 poll, BENCH_USER */
     .byte 0
+    .balign 8
+bench_cont:
+    .quad 0
+bench_gdt:
+    .quad 0
+    .quad 0
+    .quad 0x00af9a000000ffff            /* 0x10: kernel code64 */
+    .quad 0x00cf92000000ffff            /* 0x18: kernel data */
+    .quad 0x00cff2000000ffff            /* 0x20: user data, DPL3 */
+    .quad 0x00affa000000ffff            /* 0x28: user code64, DPL3 */
+bench_gdt_tss:                          /* 0x30: 64-bit TSS, base set at run time */
+    .quad 0x0000890000000067
+    .quad 0
+bench_gdt_end:
+    .balign 16
+bench_tss:
+    .skip 104
 
     .bss
     .balign 16
 stack:
     .skip 16384
 stack_top:
+    .balign 16
+bench_user_stack:
+    .skip 256
+bench_user_stack_top:
