@@ -45,6 +45,34 @@ bool mig_is_converging(double dirty_rate, double bandwidth);
 #define MIG_STALL_RATIO 0.9
 bool mig_remaining_stalled(uint64_t previous, uint64_t current);
 
+/*
+ * Settling. Once the remainder fits the downtime budget the copy goes on
+ * while each pass still shrinks it to at most MIG_SETTLE_SHRINK of the one
+ * before, so the switch-over happens at the guest's equilibrium (smallest
+ * remainder) rather than at the first pass under the budget: the budget is
+ * a ceiling, not the target. Bounded: at most MIG_SETTLE_MAX_PASSES extra
+ * passes, and after the first of them no longer than the copy took to first
+ * fit (or MIG_SETTLE_MIN_NS, whichever is more). A remainder expected to
+ * take at most MIG_SETTLE_FLOOR_MS goes at once.
+ */
+#define MIG_SETTLE_SHRINK 0.75
+#define MIG_SETTLE_MAX_PASSES 4u
+#define MIG_SETTLE_MIN_NS 200000000ull
+#define MIG_SETTLE_FLOOR_MS 2u
+struct mig_settle {
+    bool fitted;                /* the remainder has fitted the budget once */
+    uint64_t fit_elapsed_ns;    /* copy time when it first fitted */
+    unsigned passes;            /* extra passes since */
+};
+/*
+ * After a pass: whether to switch over now. `previous` is the remainder
+ * before this pass (0: unknown, e.g. after the first, whole-RAM pass),
+ * `elapsed_ns` the time since the copy started. False also when the
+ * remainder does not fit at all (the caller's non-convergence rules apply).
+ */
+bool mig_should_switch(struct mig_settle *st, uint64_t previous, uint64_t remaining,
+                       double bandwidth, uint32_t max_downtime_ms, uint64_t elapsed_ns);
+
 /* The auto-converge throttle after a pass that did not converge. */
 unsigned mig_throttle_next(unsigned current);
 

@@ -72,3 +72,28 @@ bool mig_remaining_stalled(uint64_t previous, uint64_t current)
 {
     return previous && (double)current >= (double)previous * MIG_STALL_RATIO;
 }
+
+bool mig_should_switch(struct mig_settle *st, uint64_t previous, uint64_t remaining,
+                       double bandwidth, uint32_t max_downtime_ms, uint64_t elapsed_ns)
+{
+    if (!mig_fits_downtime(remaining, bandwidth, max_downtime_ms))
+        return false;
+    if (mig_expected_downtime_ms(remaining, bandwidth) <= MIG_SETTLE_FLOOR_MS)
+        return true;
+    if (!st->fitted) {
+        st->fitted = true;
+        st->fit_elapsed_ns = elapsed_ns;
+        st->passes = 0;
+    } else {
+        uint64_t allowed = st->fit_elapsed_ns > MIG_SETTLE_MIN_NS ? st->fit_elapsed_ns
+                                                                  : MIG_SETTLE_MIN_NS;
+        if (++st->passes >= MIG_SETTLE_MAX_PASSES)
+            return true;
+        if (elapsed_ns > st->fit_elapsed_ns && elapsed_ns - st->fit_elapsed_ns > allowed)
+            return true;
+    }
+    /* Without a previous remainder, one more pass shows whether it still shrinks. */
+    if (!previous)
+        return false;
+    return (double)remaining > (double)previous * MIG_SETTLE_SHRINK;
+}

@@ -328,7 +328,10 @@ static int handshake(struct send_ctx *c, const struct mig_addr *addr)
     return expect_msg(c, MIG_MSG_ACCEPT, "waiting for the destination to accept");
 }
 
-/* Pre-copy passes until the rest fits the downtime budget; 0 means switch over now. */
+/*
+ * Pre-copy passes until the rest fits the downtime budget and stops
+ * shrinking (mig_should_switch); 0 means switch over now.
+ */
 static int precopy(struct send_ctx *c)
 {
     const struct mig_params *p = &c->s->info.params;
@@ -342,13 +345,14 @@ static int precopy(struct send_ctx *c)
     if (c->nr_pages % 64)
         c->bits[c->nr_pages / 64] = (1ull << (c->nr_pages % 64)) - 1;
     publish(c, "precopy", c->nr_pages, true);
-    uint64_t last_sync = mig_now_ns();
+    uint64_t last_sync = mig_now_ns(), t_start = last_sync;
     /* After logging started: a page written after this look is dirty and goes again. */
     c->touched = touched_map(&c->vm->mem);
     ret = send_pass(c, c->nr_pages);
     free(c->touched);
     c->touched = NULL;
     uint64_t prev_remaining = 0;
+    struct mig_settle settle = { 0 };
     while (!ret) {
         uint64_t pass_ns = mig_now_ns() - last_sync;
         if (pass_ns < MIN_PASS_NS) {
@@ -362,14 +366,25 @@ static int precopy(struct send_ctx *c)
         uint64_t now = mig_now_ns();
         c->dirty_rate = mig_ewma(c->dirty_rate, mig_rate(count * MIG_PAGE_SIZE, now - last_sync));
         last_sync = now;
-        uint64_t remaining = count * MIG_PAGE_SIZE;
+        uint64_t remaining = count * MIG_PAGE_SIZE, before = prev_remaining;
         /* The first pass (all of RAM) says nothing about the guest's working set. */
         bool stalled = c->iteration > 1 && mig_remaining_stalled(prev_remaining, remaining);
         prev_remaining = remaining;
         bool converging = mig_is_converging(c->dirty_rate, c->bandwidth) && !stalled;
         publish(c, NULL, count, converging);
-        if (mig_fits_downtime(remaining, c->bandwidth, p->max_downtime_ms))
+        uint64_t previous = c->iteration > 1 ? before : 0;
+        if (mig_should_switch(&settle, previous, remaining, c->bandwidth, p->max_downtime_ms,
+                              now - t_start))
             return 0;
+        bool timed_out = p->timeout_s &&
+                         now - c->s->started_ns > (uint64_t)p->timeout_s * 1000000000ull;
+        if (mig_fits_downtime(remaining, c->bandwidth, p->max_downtime_ms)) {
+            /* Settling towards a smaller remainder; a deadline reached meanwhile ends it. */
+            if (timed_out)
+                return 0;
+            ret = send_pass(c, count);
+            continue;
+        }
         if (!converging && p->auto_converge && c->throttle < MIG_THROTTLE_MAX) {
             c->throttle = mig_throttle_next(c->throttle);
             if (mig_throttle_set(c->s, c->throttle))
@@ -378,7 +393,7 @@ static int precopy(struct send_ctx *c)
                      "%u%%", c->dirty_rate / MIB, c->bandwidth / MIB, c->throttle);
             publish(c, NULL, count, converging);
         }
-        if (p->timeout_s && now - c->s->started_ns > (uint64_t)p->timeout_s * 1000000000ull) {
+        if (timed_out) {
             snprintf(c->err, sizeof(c->err), "did not converge within %u s: the guest dirties "
                      "%.1f MiB/s, the link carries %.1f MiB/s, %llu MiB left (budget %u ms)",
                      p->timeout_s, c->dirty_rate / MIB, c->bandwidth / MIB,

@@ -72,6 +72,54 @@ static void convergence_decisions(void **state)
     assert_false(mig_remaining_stalled(100, 50));
 }
 
+/* The remainder fits the budget but keeps shrinking: the copy goes on until it stops. */
+static void settles_while_shrinking(void **state)
+{
+    (void)state;
+    struct mig_settle st = { 0 };
+    double bw = 1024 * MIB;            /* 300 ms budget: up to 300 MiB */
+    uint64_t ms = 1000000ull;
+    assert_false(mig_should_switch(&st, 0, 512ull << 20, bw, 300, 100 * ms));   /* does not fit */
+    assert_false(st.fitted);
+    assert_false(mig_should_switch(&st, 0, 256ull << 20, bw, 300, 200 * ms));   /* fits: one more */
+    assert_true(st.fitted);
+    assert_false(mig_should_switch(&st, 256ull << 20, 128ull << 20, bw, 300, 300 * ms));
+    assert_false(mig_should_switch(&st, 128ull << 20, 64ull << 20, bw, 300, 350 * ms));
+    /* 64 -> 60 MiB: less than a quarter off, the equilibrium. */
+    assert_true(mig_should_switch(&st, 64ull << 20, 60ull << 20, bw, 300, 400 * ms));
+}
+
+static void settling_is_bounded(void **state)
+{
+    (void)state;
+    double bw = 1024 * MIB;
+    uint64_t ms = 1000000ull;
+    /* Ever shrinking: at most MIG_SETTLE_MAX_PASSES extra passes. */
+    struct mig_settle st = { 0 };
+    uint64_t rem = 256ull << 20, prev = 0, t = 1000 * ms;
+    unsigned calls = 0;
+    while (!mig_should_switch(&st, prev, rem, bw, 300, t)) {
+        prev = rem;
+        rem /= 2;
+        t += ms;
+        calls++;
+        assert_true(calls <= MIG_SETTLE_MAX_PASSES);
+    }
+    assert_int_equal(calls, MIG_SETTLE_MAX_PASSES);
+    /* Ever shrinking but slow: no longer than the copy took to first fit. */
+    struct mig_settle st2 = { 0 };
+    assert_false(mig_should_switch(&st2, 0, 256ull << 20, bw, 300, 1000 * ms));
+    assert_false(mig_should_switch(&st2, 256ull << 20, 128ull << 20, bw, 300, 1500 * ms));
+    assert_true(mig_should_switch(&st2, 128ull << 20, 64ull << 20, bw, 300, 2100 * ms));
+    /* A tiny remainder goes at once, even the first time it fits. */
+    struct mig_settle st3 = { 0 };
+    assert_true(mig_should_switch(&st3, 0, 1ull << 20, bw, 300, 10 * ms));
+    assert_true(mig_should_switch(&st3, 0, 0, bw, 300, 10 * ms));
+    /* The budget stays the ceiling: no bandwidth, no switch. */
+    struct mig_settle st4 = { 0 };
+    assert_false(mig_should_switch(&st4, 0, 1, 0, 300, 10 * ms));
+}
+
 static void throttle_steps_to_cap(void **state)
 {
     (void)state;
@@ -94,6 +142,8 @@ int main(void)
         cmocka_unit_test(bucket_paces_to_rate),
         cmocka_unit_test(rates_and_downtime),
         cmocka_unit_test(convergence_decisions),
+        cmocka_unit_test(settles_while_shrinking),
+        cmocka_unit_test(settling_is_bounded),
         cmocka_unit_test(throttle_steps_to_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
