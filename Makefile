@@ -15,7 +15,7 @@ ifeq ($(SAN),1)
 BASEFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDSAN     := -fsanitize=address,undefined
 endif
-LDLIBS    += -pthread -luring -lseccomp -ljansson -ldl
+LDLIBS    += -pthread -luring -lseccomp -ljansson -lzstd -ldl
 
 # `make V=1` shows full command lines.
 ifeq ($(V),1)

@@ -29,6 +29,7 @@ struct mig_params {
     uint32_t bandwidth_mib_s;   /* 0: unlimited */
     bool auto_converge;         /* throttle the vCPUs when the guest dirties too fast */
     uint32_t timeout_s;         /* 0: keep trying until cancelled */
+    bool no_compress;           /* don't offer zstd page batches (default: offer them) */
 };
 
 enum mig_status { MIG_NONE = 0, MIG_ACTIVE, MIG_COMPLETED, MIG_FAILED, MIG_CANCELLED };
@@ -43,6 +44,9 @@ struct mig_info {
     uint32_t iteration;
     uint64_t bytes_sent, bytes_remaining;
     uint64_t pages_sent, zero_pages;
+    bool compressing;           /* the destination took zstd page batches */
+    uint64_t page_bytes;        /* data pages sent, before compression */
+    uint64_t page_wire_bytes;   /* what they took on the wire (payload) */
     double dirty_rate_mib_s, bandwidth_mib_s;
     uint64_t expected_downtime_ms;
     bool converging;

@@ -46,7 +46,8 @@ struct mig_header {
     uint64_t memory_size;
     uint32_t nr_disks, nr_nets;
     uint32_t rng, balloon;
-    uint32_t reserved[3];
+    uint32_t features;          /* MIG_FEATURE_*: what the source can send (0 before zstd) */
+    uint32_t reserved[2];
     uint32_t header_crc;        /* CRC32C of the bytes before this field */
 };
 
@@ -60,7 +61,22 @@ enum mig_msg_type {
     MIG_MSG_COMMIT = 7,     /* src->dst: the source will never run again: start */
     MIG_MSG_RUNNING = 8,    /* dst->src: the destination owns the VM now */
     MIG_MSG_ERROR = 9,      /* either way: one line of text, then the sender closes */
-    MIG_MSG_TYPE_MAX = MIG_MSG_ERROR,
+    MIG_MSG_PAGES_ZSTD = 10,/* src->dst: struct mig_pages_head + one zstd frame of count pages */
+    MIG_MSG_TYPE_MAX = MIG_MSG_PAGES_ZSTD,
+};
+
+/*
+ * Optional features. The source offers them in the header's `features`; a
+ * destination that knows that field answers ACCEPT with struct mig_accept
+ * naming the ones it takes, an older one with an empty ACCEPT (none). A
+ * source uses only what was taken, so old streams and peers still work.
+ */
+#define MIG_FEATURE_ZSTD 1u     /* PAGES_ZSTD messages */
+#define MIG_FEATURES_KNOWN MIG_FEATURE_ZSTD
+
+struct mig_accept {
+    uint32_t features;          /* a subset of the header's */
+    uint32_t reserved;          /* 0 */
 };
 
 /* Message frame header (16 bytes), followed by `length` payload bytes. */
@@ -93,7 +109,7 @@ uint32_t mig_crc32c(uint32_t crc, const void *buf, size_t len);
 
 const char *mig_msg_name(uint32_t type);
 
-void mig_header_build(struct mig_header *h, const struct mig_vm_shape *shape);
+void mig_header_build(struct mig_header *h, const struct mig_vm_shape *shape, uint32_t features);
 /*
  * Checks magic, version, sizes and checksum, then compares the VM it
  * describes with `local`. On failure err holds one line naming the first
@@ -152,13 +168,24 @@ void mig_error_text(const struct mig_msg *m, char *buf, size_t len);
  */
 struct mig_ram_stats {
     uint64_t pages, zero_pages, iterations;
+    uint64_t compressed_pages;  /* of `pages`, how many came in PAGES_ZSTD */
     uint64_t *written;          /* NULL: check each zero page's content instead */
+    struct ZSTD_DCtx_s *dctx;   /* from mig_zstd_dctx_new when ZSTD was accepted, else NULL */
 };
 
 /*
- * Applies one PAGES or ZERO message to guest RAM: the gpa page-aligned and
- * every page inside one RAM region, the count within bounds. -EPROTO with
- * one line otherwise; other message types are not RAM (-EPROTO too).
+ * A decompression context bounded for PAGES_ZSTD (window at most one
+ * message's pages); NULL when out of memory. Freed with mig_zstd_dctx_free.
+ */
+struct ZSTD_DCtx_s *mig_zstd_dctx_new(void);
+void mig_zstd_dctx_free(struct ZSTD_DCtx_s *dctx);
+
+/*
+ * Applies one PAGES, PAGES_ZSTD or ZERO message to guest RAM: the gpa
+ * page-aligned and every page inside one RAM region, the count within
+ * bounds, a compressed frame exactly count pages long once decompressed (and
+ * refused when st->dctx is NULL: not negotiated). -EPROTO with one line
+ * otherwise; other message types are not RAM (-EPROTO too).
  */
 int mig_apply_ram(const struct guest_mem *gm, const struct mig_msg *m, struct mig_ram_stats *st,
                   char *err, size_t errlen) MUST_CHECK;

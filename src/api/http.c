@@ -361,7 +361,7 @@ static void put_vm_start(struct api_ctx *ctx, const struct api_request *req,
 
 /*
  * PUT /migrate {"url": "tcp:HOST:PORT", "max_downtime_ms", "bandwidth_mib_s",
- * "auto_converge", "timeout_s"}: 202 with the progress once it is under way.
+ * "auto_converge", "timeout_s", "compress"}: 202 with the progress once it is under way.
  */
 static void put_migrate(struct api_ctx *ctx, const struct api_request *req, struct api_response *resp)
 {
@@ -371,6 +371,7 @@ static void put_migrate(struct api_ctx *ctx, const struct api_request *req, stru
         { "bandwidth_mib_s", API_FIELD_UINT, false },
         { "auto_converge", API_FIELD_BOOL, false },
         { "timeout_s", API_FIELD_UINT, false },
+        { "compress", API_FIELD_BOOL, false },
     };
     char err[512];
     json_t *body;
@@ -392,6 +393,7 @@ static void put_migrate(struct api_ctx *ctx, const struct api_request *req, stru
         p.timeout_s = json_integer_value(v) > MIG_TIMEOUT_LIMIT_S ? MIG_TIMEOUT_LIMIT_S + 1
                                                                    : (uint32_t)json_integer_value(v);
     p.auto_converge = json_is_true(json_object_get(body, "auto_converge"));
+    p.no_compress = json_is_false(json_object_get(body, "compress"));
     json_decref(body);
     if (too_big) {
         reply_error(resp, 400, "field 'url' is too long");

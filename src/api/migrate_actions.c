@@ -79,6 +79,13 @@ json_t *api_action_migrate_describe(struct api_ctx *ctx)
     bad |= json_object_set_new(o, "bytes_remaining", json_integer((json_int_t)info.bytes_remaining));
     bad |= json_object_set_new(o, "pages_sent", json_integer((json_int_t)info.pages_sent));
     bad |= json_object_set_new(o, "zero_pages", json_integer((json_int_t)info.zero_pages));
+    bad |= json_object_set_new(o, "compress", json_boolean(!info.params.no_compress));
+    bad |= json_object_set_new(o, "compression", json_string(info.compressing ? "zstd" : "none"));
+    bad |= json_object_set_new(o, "page_bytes", json_integer((json_int_t)info.page_bytes));
+    bad |= json_object_set_new(o, "page_wire_bytes", json_integer((json_int_t)info.page_wire_bytes));
+    /* Data pages only (zero runs and framing aside): raw bytes per byte on the wire. */
+    double ratio = info.page_wire_bytes ? (double)info.page_bytes / (double)info.page_wire_bytes : 1;
+    bad |= json_object_set_new(o, "compression_ratio", json_real(round1(ratio)));
     bad |= json_object_set_new(o, "dirty_rate_mib_s", json_real(round1(info.dirty_rate_mib_s)));
     bad |= json_object_set_new(o, "bandwidth_mib_s", json_real(round1(info.bandwidth_mib_s)));
     bad |= json_object_set_new(o, "expected_downtime_ms",

@@ -64,9 +64,12 @@ void migrate_progress_line(const json_t *m, char *buf, size_t len)
 {
     const char *status = sval(m, "status");
     if (strcmp(status, "completed") == 0) {
-        snprintf(buf, len, "completed: downtime %lld ms, total %lld ms, %.1f MiB sent",
-                 (long long)ival(m, "downtime_ms"), (long long)ival(m, "total_ms"),
-                 (double)ival(m, "bytes_sent") / 1048576.0);
+        int n = snprintf(buf, len, "completed: downtime %lld ms, total %lld ms, %.1f MiB sent",
+                         (long long)ival(m, "downtime_ms"), (long long)ival(m, "total_ms"),
+                         (double)ival(m, "bytes_sent") / 1048576.0);
+        if (n > 0 && (size_t)n < len && strcmp(sval(m, "compression"), "zstd") == 0)
+            snprintf(buf + n, len - (size_t)n, " (pages compressed %.1fx)",
+                     rval(m, "compression_ratio"));
     } else if (strcmp(status, "failed") == 0 || strcmp(status, "cancelled") == 0) {
         snprintf(buf, len, "%s: %s", status, sval(m, "error"));
     } else if (strcmp(status, "active") == 0) {
@@ -157,6 +160,8 @@ static void usage(FILE *out)
           "  --bandwidth MIB     cap the link at MIB MiB/s (default: unlimited)\n"
           "  --auto-converge     slow the vCPUs down when the guest dirties memory faster\n"
           "                      than the link carries it\n"
+          "  --no-compress       send pages as they are (default: zstd-compressed page\n"
+          "                      batches when the destination supports them)\n"
           "  --timeout S         give up (the VM keeps running here) after S seconds\n"
           "  --watch             print progress until it completes or fails\n"
           "  --status            show the migration's progress\n"
@@ -181,12 +186,14 @@ static bool parse_uint(const char *s, unsigned max, unsigned *out)
 int cmd_migrate(int argc, char **argv)
 {
     enum { OPT_API = 256, OPT_DOWNTIME, OPT_BANDWIDTH, OPT_AUTO, OPT_TIMEOUT, OPT_WATCH,
+           OPT_NO_COMPRESS,
            OPT_STATUS, OPT_CANCEL, OPT_JSON, OPT_HELP };
     static const struct option options[] = {
         { "api", required_argument, NULL, OPT_API },
         { "max-downtime", required_argument, NULL, OPT_DOWNTIME },
         { "bandwidth", required_argument, NULL, OPT_BANDWIDTH },
         { "auto-converge", no_argument, NULL, OPT_AUTO },
+        { "no-compress", no_argument, NULL, OPT_NO_COMPRESS },
         { "timeout", required_argument, NULL, OPT_TIMEOUT },
         { "watch", no_argument, NULL, OPT_WATCH },
         { "status", no_argument, NULL, OPT_STATUS },
@@ -198,6 +205,7 @@ int cmd_migrate(int argc, char **argv)
     const char *api = NULL;
     unsigned downtime = 0, bandwidth = 0, timeout = 0;
     bool has_downtime = false, has_bandwidth = false, has_timeout = false;
+    bool no_compress = false;
     bool auto_converge = false, do_watch = false, status_only = false, cancel = false, json = false;
     int opt;
     opterr = 0;
@@ -223,6 +231,9 @@ int cmd_migrate(int argc, char **argv)
         }
         case OPT_AUTO:
             auto_converge = true;
+            break;
+        case OPT_NO_COMPRESS:
+            no_compress = true;
             break;
         case OPT_WATCH:
             do_watch = true;
@@ -280,6 +291,8 @@ int cmd_migrate(int argc, char **argv)
             json_object_set_new(body, "bandwidth_mib_s", json_integer(bandwidth));
         if (body && has_timeout)
             json_object_set_new(body, "timeout_s", json_integer(timeout));
+        if (body && no_compress)
+            json_object_set_new(body, "compress", json_false());
         char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
         json_decref(body);
         if (!text) {

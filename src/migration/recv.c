@@ -29,6 +29,7 @@ struct mig_incoming {
     struct mig_sock sock;
     struct mig_writer w;
     struct mig_reader r;
+    uint32_t offered;           /* the source's header features */
     char url[MIG_URL_MAX];
 };
 
@@ -123,6 +124,7 @@ int mig_incoming_accept(struct mig_incoming **out, const char *url, const struct
         mig_incoming_close(in);
         return ret;
     }
+    in->offered = h.features;
     *out = in;
     return 0;
 }
@@ -163,14 +165,22 @@ static int load_state(struct mig_incoming *in, struct vm *vm, const struct mig_m
 
 int mig_incoming_receive(struct mig_incoming *in, struct vm *vm, char *err, size_t errlen)
 {
-    int ret = mig_write_msg(&in->w, MIG_MSG_ACCEPT, NULL, 0, NULL, 0);
+    struct mig_ram_stats st = { 0 };
+    /* A source that offers nothing may predate struct mig_accept: it gets an empty ACCEPT. */
+    struct mig_accept acc = { .features = in->offered & MIG_FEATURES_KNOWN };
+    if (acc.features & MIG_FEATURE_ZSTD) {
+        st.dctx = mig_zstd_dctx_new();
+        if (!st.dctx)
+            acc.features &= ~MIG_FEATURE_ZSTD;
+    }
+    int ret = mig_write_msg(&in->w, MIG_MSG_ACCEPT, &acc, in->offered ? sizeof(acc) : 0, NULL, 0);
     if (ret) {
+        mig_zstd_dctx_free(st.dctx);
         snprintf(err, errlen, "incoming migration failed: cannot answer the source: %s",
                  strerror(-ret));
         return ret;
     }
     struct mig_msg state;
-    struct mig_ram_stats st = { 0 };
     char why[400];
     st.written = calloc((vm->mem.mapping_size / MIG_PAGE_SIZE + 63) / 64, sizeof(uint64_t));
     ret = st.written ? 0 : -ENOMEM;
@@ -179,6 +189,8 @@ int mig_incoming_receive(struct mig_incoming *in, struct vm *vm, char *err, size
     if (!ret)
         ret = mig_receive_ram(&in->r, &vm->mem, &state, &st, why, sizeof(why));
     free(st.written);
+    mig_zstd_dctx_free(st.dctx);
+    st.dctx = NULL;
     if (!ret)
         ret = load_state(in, vm, &state, why, sizeof(why));
     /* The source has flushed and released its disks by now (shared storage). */
@@ -219,8 +231,9 @@ int mig_incoming_receive(struct mig_incoming *in, struct vm *vm, char *err, size
     if (ret)
         log_warn("migrate", "cannot confirm RUNNING to the source (%s); the source keeps its VM "
                  "paused, this one runs", strerror(-ret));
-    log_notice("migrate", "incoming migration complete: %llu pages, %llu zero pages, %llu passes; "
-               "running", (unsigned long long)st.pages, (unsigned long long)st.zero_pages,
+    log_notice("migrate", "incoming migration complete: %llu pages (%llu compressed), %llu zero "
+               "pages, %llu passes; running", (unsigned long long)st.pages,
+               (unsigned long long)st.compressed_pages, (unsigned long long)st.zero_pages,
                (unsigned long long)st.iterations);
     return 0;
 }

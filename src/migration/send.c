@@ -16,6 +16,8 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include <zstd.h>
+
 #include "core/vm.h"
 #include "migration/converge.h"
 #include "migration/dirty.h"
@@ -32,6 +34,10 @@
 #define MIN_PASS_NS 20000000ull
 /* How long a completed source waits for GET /migrate to see "completed" before it exits. */
 #define FINAL_REPORT_NS 2000000000ull
+/* zstd's fastest positive level: one message of pages at a time, on the copy's own thread. */
+#define ZSTD_LEVEL 1
+/* A batch goes compressed only when that saves at least 1/ZSTD_MIN_SAVING of it. */
+#define ZSTD_MIN_SAVING 8
 
 struct send_ctx {
     struct mig_source *s;
@@ -44,6 +50,11 @@ struct send_ctx {
     uint64_t nr_pages;
     uint64_t *bits;
     uint8_t *buf;
+    ZSTD_CCtx *cctx;            /* set when the destination took MIG_FEATURE_ZSTD */
+    uint8_t *zbuf;
+    size_t zcap;
+    uint64_t page_bytes, page_wire_bytes;
+    uint64_t saved;             /* bytes compression kept off the wire (bandwidth counts them) */
     uint8_t *touched;           /* first pass only: touched pages of guest RAM, or NULL */
     struct mig_bucket bucket;
     double bandwidth;           /* bytes/s, measured (and capped) */
@@ -70,6 +81,9 @@ static void publish(struct send_ctx *c, const char *phase, uint64_t remaining_pa
     i->bytes_remaining = remaining_pages * MIG_PAGE_SIZE;
     i->pages_sent = c->pages_sent;
     i->zero_pages = c->zero_pages;
+    i->compressing = c->cctx != NULL;
+    i->page_bytes = c->page_bytes;
+    i->page_wire_bytes = c->page_wire_bytes;
     i->dirty_rate_mib_s = c->dirty_rate / MIB;
     i->bandwidth_mib_s = c->bandwidth / MIB;
     uint64_t exp = mig_expected_downtime_ms(remaining_pages * MIG_PAGE_SIZE, c->bandwidth);
@@ -178,6 +192,31 @@ static bool bit(const uint64_t *bits, uint64_t p)
 }
 
 /*
+ * One batch of data pages from c->buf: a zstd frame when the destination
+ * takes them and it saves enough, else the pages as they are.
+ */
+static int send_data(struct send_ctx *c, uint64_t gpa, uint64_t n)
+{
+    struct mig_pages_head ph = { .gpa = gpa, .count = (uint32_t)n };
+    size_t len = n * MIG_PAGE_SIZE;
+    int ret;
+    c->pages_sent += n;
+    c->page_bytes += len;
+    if (c->cctx) {
+        size_t z = ZSTD_compressCCtx(c->cctx, c->zbuf, c->zcap, c->buf, len, ZSTD_LEVEL);
+        if (!ZSTD_isError(z) && z <= len - len / ZSTD_MIN_SAVING) {
+            ret = mig_write_msg(&c->w, MIG_MSG_PAGES_ZSTD, &ph, sizeof(ph), c->zbuf, z);
+            c->page_wire_bytes += z;
+            c->saved += len - z;
+            return ret;
+        }
+    }
+    ret = mig_write_msg(&c->w, MIG_MSG_PAGES, &ph, sizeof(ph), c->buf, len);
+    c->page_wire_bytes += len;
+    return ret;
+}
+
+/*
  * Sends every page set in c->bits and clears them. Data is copied out of
  * guest RAM before its checksum is taken: the guest keeps writing, and a
  * page it changes meanwhile is dirty again and goes in the next pass.
@@ -215,9 +254,7 @@ static int send_pages(struct send_ctx *c)
             c->zero_pages += n;
         } else {
             memcpy(c->buf, base + p * MIG_PAGE_SIZE, n * MIG_PAGE_SIZE);
-            struct mig_pages_head ph = { .gpa = gpa, .count = (uint32_t)n };
-            ret = mig_write_msg(&c->w, MIG_MSG_PAGES, &ph, sizeof(ph), c->buf, n * MIG_PAGE_SIZE);
-            c->pages_sent += n;
+            ret = send_data(c, gpa, n);
         }
         if (ret)
             return send_failed(c, ret);
@@ -236,6 +273,8 @@ static int send_pages(struct send_ctx *c)
             c->s->info.bytes_sent = c->w.bytes;
             c->s->info.pages_sent = c->pages_sent;
             c->s->info.zero_pages = c->zero_pages;
+            c->s->info.page_bytes = c->page_bytes;
+            c->s->info.page_wire_bytes = c->page_wire_bytes;
             pthread_mutex_unlock(&c->s->lock);
         }
     }
@@ -245,7 +284,8 @@ static int send_pages(struct send_ctx *c)
 /* One pass: the pages in c->bits, then ITER; measures the link over it. */
 static int send_pass(struct send_ctx *c, uint64_t pages)
 {
-    uint64_t t0 = mig_now_ns(), b0 = c->w.bytes;
+    /* Bytes as the pages would have taken raw: what the downtime estimate divides. */
+    uint64_t t0 = mig_now_ns(), b0 = c->w.bytes + c->saved;
     c->iteration++;
     int ret = send_pages(c);
     if (ret)
@@ -256,20 +296,22 @@ static int send_pass(struct send_ctx *c, uint64_t pages)
         ret = check_peer(c, 0);
     if (ret)
         return send_failed(c, ret);
-    uint64_t bytes = c->w.bytes - b0, ns = mig_now_ns() - t0;
+    uint64_t bytes = c->w.bytes + c->saved - b0, ns = mig_now_ns() - t0;
     /*
      * A pass of a few pages measures latency, not bandwidth: it only counts
      * while there is no better figure (a low one errs on the safe side).
      */
     if (bytes >= (1u << 20) || c->bandwidth <= 0)
         c->bandwidth = mig_ewma(bytes >= (1u << 20) ? c->bandwidth : 0, mig_rate(bytes, ns));
-    if (c->bucket.rate > 0 && (c->bandwidth <= 0 || c->bandwidth > c->bucket.rate))
+    /* Compressed, more than the cap's worth of pages may pass. */
+    if (c->bucket.rate > 0 && (c->bandwidth <= 0 || (c->bandwidth > c->bucket.rate && !c->cctx)))
         c->bandwidth = c->bucket.rate;
     return 0;
 }
 
 /* Reads one message and insists on `type`; an ERROR carries the peer's reason. */
-static int expect_msg(struct send_ctx *c, uint32_t type, const char *waiting_for)
+static int expect_msg_into(struct send_ctx *c, uint32_t type, const char *waiting_for,
+                           struct mig_msg *out)
 {
     struct mig_msg m;
     char why[300];
@@ -289,6 +331,37 @@ static int expect_msg(struct send_ctx *c, uint32_t type, const char *waiting_for
         snprintf(c->err, sizeof(c->err), "%s: the destination sent %s", waiting_for,
                  mig_msg_name(m.type));
         return -EPROTO;
+    }
+    if (out)
+        *out = m;
+    return 0;
+}
+
+static int expect_msg(struct send_ctx *c, uint32_t type, const char *waiting_for)
+{
+    return expect_msg_into(c, type, waiting_for, NULL);
+}
+
+/* What the destination's ACCEPT took of what we offered: zstd needs its buffers. */
+static int take_features(struct send_ctx *c, const struct mig_msg *m, uint32_t offered)
+{
+    if (m->length == 0)
+        return 0;           /* a destination from before features: none */
+    struct mig_accept a;
+    memcpy(&a, m->payload, sizeof(a));
+    if ((a.features & ~offered) || a.reserved) {
+        snprintf(c->err, sizeof(c->err), "the destination accepted features 0x%x that were not "
+                 "offered (0x%x)", a.features, offered);
+        return -EPROTO;
+    }
+    if (a.features & MIG_FEATURE_ZSTD) {
+        c->zcap = MIG_PAGES_PER_MSG * MIG_PAGE_SIZE;
+        c->zbuf = malloc(c->zcap);
+        c->cctx = ZSTD_createCCtx();
+        if (!c->zbuf || !c->cctx) {
+            snprintf(c->err, sizeof(c->err), "out of memory for compression");
+            return -ENOMEM;
+        }
     }
     return 0;
 }
@@ -318,14 +391,17 @@ static int handshake(struct send_ctx *c, const struct mig_addr *addr)
         .rng = vm->cfg->rng, .balloon = vm->cfg->balloon,
     };
     struct mig_header h;
-    mig_header_build(&h, &shape);
+    uint32_t offered = c->s->info.params.no_compress ? 0 : MIG_FEATURE_ZSTD;
+    mig_header_build(&h, &shape, offered);
     ret = c->w.write(c->w.opaque, &h, sizeof(h));
     if (ret) {
         io_error(c, ret, "sending the stream header");
         return ret;
     }
     c->w.bytes += sizeof(h);
-    return expect_msg(c, MIG_MSG_ACCEPT, "waiting for the destination to accept");
+    struct mig_msg m;
+    ret = expect_msg_into(c, MIG_MSG_ACCEPT, "waiting for the destination to accept", &m);
+    return ret ? ret : take_features(c, &m, offered);
 }
 
 /*
@@ -541,6 +617,9 @@ static void finish(struct send_ctx *c, enum mig_status status, uint64_t downtime
     s->info.bytes_sent = c->w.bytes;
     s->info.pages_sent = c->pages_sent;
     s->info.zero_pages = c->zero_pages;
+    s->info.page_bytes = c->page_bytes;
+    s->info.page_wire_bytes = c->page_wire_bytes;
+    s->info.compressing = c->cctx != NULL;
     s->info.throttle_percent = 0;
     s->info.elapsed_ms = (mig_now_ns() - s->started_ns) / 1000000;
     if (status == MIG_COMPLETED) {
@@ -607,6 +686,8 @@ void *mig_send_thread(void *arg)
     mig_reader_free(&c.r);
     free(c.bits);
     free(c.buf);
+    free(c.zbuf);
+    ZSTD_freeCCtx(c.cctx);
     finish(&c, status, downtime_ns);
     if (status == MIG_COMPLETED) {
         log_notice("migrate", "migrated to %s: downtime %llu ms, total %llu ms, %llu MiB sent",

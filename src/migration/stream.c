@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zstd.h>
+
 #include "core/guest_mem.h"
 #include "snapshot/format.h"
 
@@ -50,11 +52,12 @@ const char *mig_msg_name(uint32_t type)
         [MIG_MSG_PAGES] = "PAGES", [MIG_MSG_ZERO] = "ZERO", [MIG_MSG_ITER] = "ITER",
         [MIG_MSG_STATE] = "STATE", [MIG_MSG_ACCEPT] = "ACCEPT", [MIG_MSG_READY] = "READY",
         [MIG_MSG_COMMIT] = "COMMIT", [MIG_MSG_RUNNING] = "RUNNING", [MIG_MSG_ERROR] = "ERROR",
+        [MIG_MSG_PAGES_ZSTD] = "PAGES_ZSTD",
     };
     return type >= 1 && type <= MIG_MSG_TYPE_MAX ? names[type] : "unknown";
 }
 
-void mig_header_build(struct mig_header *h, const struct mig_vm_shape *shape)
+void mig_header_build(struct mig_header *h, const struct mig_vm_shape *shape, uint32_t features)
 {
     memset(h, 0, sizeof(*h));
     memcpy(h->magic, MIG_MAGIC, sizeof(h->magic));
@@ -67,6 +70,7 @@ void mig_header_build(struct mig_header *h, const struct mig_vm_shape *shape)
     h->nr_nets = shape->nr_nets;
     h->rng = shape->rng;
     h->balloon = shape->balloon;
+    h->features = features;
     h->header_crc = mig_crc32c(0, h, offsetof(struct mig_header, header_crc));
 }
 
@@ -154,6 +158,10 @@ static bool length_ok(uint32_t type, uint32_t len)
         return len > sizeof(struct mig_pages_head) &&
                len <= sizeof(struct mig_pages_head) + MIG_PAGES_PER_MSG * MIG_PAGE_SIZE &&
                (len - sizeof(struct mig_pages_head)) % MIG_PAGE_SIZE == 0;
+    case MIG_MSG_PAGES_ZSTD:
+        /* Sent only when smaller than the pages themselves. */
+        return len > sizeof(struct mig_pages_head) &&
+               len < sizeof(struct mig_pages_head) + MIG_PAGES_PER_MSG * MIG_PAGE_SIZE;
     case MIG_MSG_ZERO:
         return len == sizeof(struct mig_zero);
     case MIG_MSG_ITER:
@@ -161,6 +169,7 @@ static bool length_ok(uint32_t type, uint32_t len)
     case MIG_MSG_STATE:
         return len > 0 && len <= MIG_STATE_MAX;
     case MIG_MSG_ACCEPT:
+        return len == 0 || len == sizeof(struct mig_accept);
     case MIG_MSG_READY:
     case MIG_MSG_COMMIT:
     case MIG_MSG_RUNNING:
@@ -253,9 +262,86 @@ static bool page_is_zero(const uint8_t *p)
     return true;
 }
 
+struct ZSTD_DCtx_s *mig_zstd_dctx_new(void)
+{
+    ZSTD_DCtx *d = ZSTD_createDCtx();
+    /* One message's pages need a 256 KiB window; refuse frames that ask for more. */
+    if (d && ZSTD_isError(ZSTD_DCtx_setParameter(d, ZSTD_d_windowLogMax, 18))) {
+        ZSTD_freeDCtx(d);
+        d = NULL;
+    }
+    return d;
+}
+
+void mig_zstd_dctx_free(struct ZSTD_DCtx_s *dctx)
+{
+    ZSTD_freeDCtx(dctx);
+}
+
+static void mark_written(const struct guest_mem *gm, struct mig_ram_stats *st, const uint8_t *dst,
+                         uint32_t count)
+{
+    if (!st->written)
+        return;
+    uint64_t first = (uint64_t)(dst - (uint8_t *)gm->mapping) / MIG_PAGE_SIZE;
+    for (uint64_t i = first; i < first + count; i++)
+        st->written[i / 64] |= 1ull << (i % 64);
+}
+
+/*
+ * The frame must say it holds exactly count pages and decompress to exactly
+ * that many bytes into exactly that much room: a hostile frame can neither
+ * write past the pages nor leave part of them stale.
+ */
+static int apply_zstd(const struct guest_mem *gm, const struct mig_msg *m, struct mig_ram_stats *st,
+                      char *err, size_t errlen)
+{
+    struct mig_pages_head ph;
+    memcpy(&ph, m->payload, sizeof(ph));
+    if (!st->dctx) {
+        snprintf(err, errlen, "migration stream is corrupt: compressed pages were not negotiated");
+        return -EPROTO;
+    }
+    if (ph.count == 0 || ph.count > MIG_PAGES_PER_MSG || ph.reserved) {
+        snprintf(err, errlen, "migration stream is corrupt: PAGES_ZSTD message says %u pages",
+                 ph.count);
+        return -EPROTO;
+    }
+    size_t want = (size_t)ph.count * MIG_PAGE_SIZE;
+    const uint8_t *frame = m->payload + sizeof(ph);
+    size_t frame_len = m->length - sizeof(ph);
+    unsigned long long size = ZSTD_getFrameContentSize(frame, frame_len);
+    if (size != want) {
+        snprintf(err, errlen, "migration stream is corrupt: PAGES_ZSTD frame for %u pages %s",
+                 ph.count, size == ZSTD_CONTENTSIZE_ERROR ? "is not a zstd frame"
+                           : size == ZSTD_CONTENTSIZE_UNKNOWN ? "does not say its size"
+                                                              : "holds another size");
+        return -EPROTO;
+    }
+    uint8_t *dst = ram_range(gm, ph.gpa, ph.count);
+    if (!dst) {
+        snprintf(err, errlen, "migration stream is corrupt: %u pages at 0x%llx are not guest RAM",
+                 ph.count, (unsigned long long)ph.gpa);
+        return -EPROTO;
+    }
+    size_t got = ZSTD_decompressDCtx(st->dctx, dst, want, frame, frame_len);
+    if (ZSTD_isError(got) || got != want) {
+        snprintf(err, errlen, "migration stream is corrupt: PAGES_ZSTD frame at 0x%llx: %s",
+                 (unsigned long long)ph.gpa,
+                 ZSTD_isError(got) ? ZSTD_getErrorName(got) : "short output");
+        return -EPROTO;
+    }
+    mark_written(gm, st, dst, ph.count);
+    st->pages += ph.count;
+    st->compressed_pages += ph.count;
+    return 0;
+}
+
 int mig_apply_ram(const struct guest_mem *gm, const struct mig_msg *m, struct mig_ram_stats *st,
                   char *err, size_t errlen)
 {
+    if (m->type == MIG_MSG_PAGES_ZSTD)
+        return apply_zstd(gm, m, st, err, errlen);
     if (m->type == MIG_MSG_PAGES) {
         struct mig_pages_head ph;
         memcpy(&ph, m->payload, sizeof(ph));
@@ -273,11 +359,7 @@ int mig_apply_ram(const struct guest_mem *gm, const struct mig_msg *m, struct mi
             return -EPROTO;
         }
         memcpy(dst, m->payload + sizeof(ph), data);
-        if (st->written) {
-            uint64_t first = (uint64_t)(dst - (uint8_t *)gm->mapping) / MIG_PAGE_SIZE;
-            for (uint64_t i = first; i < first + ph.count; i++)
-                st->written[i / 64] |= 1ull << (i % 64);
-        }
+        mark_written(gm, st, dst, ph.count);
         st->pages += ph.count;
         return 0;
     }
@@ -321,6 +403,7 @@ int mig_receive_ram(struct mig_reader *r, const struct guest_mem *gm, struct mig
             return ret;
         switch (m.type) {
         case MIG_MSG_PAGES:
+        case MIG_MSG_PAGES_ZSTD:
         case MIG_MSG_ZERO:
             ret = mig_apply_ram(gm, &m, st, err, errlen);
             if (ret)

@@ -23,7 +23,7 @@ $(FUZZ_LIB): $(FUZZ_OBJS)
 $(FUZZ_BUILD)/%: tests/fuzz/%.c $(FUZZ_LIB)
 	@mkdir -p $(@D)
 	$(call say,FUZZ,$@)
-	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) -luring -lseccomp -ljansson -ldl
+	$(Q)clang $(FUZZ_CFLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) -luring -lseccomp -ljansson -lzstd -ldl
 
 fuzz: $(FUZZ_BINS)
 	@scripts/run-fuzz.sh $(FUZZ_TIME) $(FUZZ_BINS)

@@ -3,7 +3,8 @@
  * libFuzzer target for the destination's side of a migration stream: the
  * header check, then the RAM phase into a small guest RAM (with a hole, so
  * addresses between regions are exercised), then the state container of
- * the STATE message through the snapshot reader. Whatever the input, the
+ * the STATE message through the snapshot reader. A header that offers zstd
+ * gets PAGES_ZSTD decoded, so hostile frames reach the decompressor. Whatever the input, the
  * parser must stay inside guest RAM and its buffers (ASan) and any error
  * must be one line.
  */
@@ -27,7 +28,8 @@ static void fuzz_check(int cond)
 /* 2 MiB of RAM: 1 MiB below a "hole" at 1 MiB, 1 MiB from 4 MiB. */
 #define RAM (2u << 20)
 
-static void parse(const struct guest_mem *gm, const uint8_t *data, size_t size);
+static void parse(const struct guest_mem *gm, struct ZSTD_DCtx_s *dctx, const uint8_t *data,
+                  size_t size);
 
 /*
  * Random bytes almost never carry valid checksums, so each input is also
@@ -64,22 +66,27 @@ static uint8_t *fix_checksums(const uint8_t *data, size_t size)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct guest_mem gm;
+    static struct ZSTD_DCtx_s *dctx;
     static int ready;
     if (!ready) {
         if (guest_mem_init(&gm, RAM, 1u << 20, 4u << 20))
             return 0;
+        dctx = mig_zstd_dctx_new();
+        if (!dctx)
+            return 0;
         ready = 1;
     }
-    parse(&gm, data, size);
+    parse(&gm, dctx, data, size);
     uint8_t *fixed = fix_checksums(data, size);
     if (fixed) {
-        parse(&gm, fixed, size);
+        parse(&gm, dctx, fixed, size);
         free(fixed);
     }
     return 0;
 }
 
-static void parse(const struct guest_mem *gm, const uint8_t *data, size_t size)
+static void parse(const struct guest_mem *gm, struct ZSTD_DCtx_s *dctx, const uint8_t *data,
+                  size_t size)
 {
     struct snap_buf_source src = { .data = data, .len = size };
     char err[400];
@@ -94,12 +101,13 @@ static void parse(const struct guest_mem *gm, const uint8_t *data, size_t size)
     struct mig_reader r;
     mig_reader_init(&r, snap_buf_source, &src);
     struct mig_msg state;
-    struct mig_ram_stats st = { 0 };
+    struct mig_ram_stats st = { .dctx = h.features & MIG_FEATURE_ZSTD ? dctx : NULL };
     ret = mig_receive_ram(&r, gm, &state, &st, err, sizeof(err));
     if (ret) {
         fuzz_check(err[0] && !strchr(err, '\n'));
     } else {
         fuzz_check(state.type == MIG_MSG_STATE && state.length <= MIG_STATE_MAX);
+        fuzz_check(st.compressed_pages <= st.pages && (st.dctx || !st.compressed_pages));
         struct snap_buf_source ss = { .data = state.payload, .len = state.length };
         struct snap_image img;
         if (snap_image_read(&img, snap_buf_source, &ss, err, sizeof(err)) == 0)

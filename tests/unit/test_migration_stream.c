@@ -49,7 +49,7 @@ static void header_round_trip_and_mismatches(void **state)
     (void)state;
     struct mig_header h;
     char err[300];
-    mig_header_build(&h, &shape);
+    mig_header_build(&h, &shape, 0);
     assert_int_equal(mig_header_check(&h, &shape, err, sizeof(err)), 0);
 
     struct mig_vm_shape other = shape;
