@@ -6,7 +6,10 @@
 # budget; no auto-converge):
 #   a  idle guest, 1 GiB of memory: downtime and total time
 #   b  the guest wrote 256 MiB (one word in every page) and idles; link
-#      capped at 128 MiB/s: total time
+#      capped at 128 MiB/s: total time. casulo compresses page batches
+#      (zstd) by default and these pages compress extremely well, so b runs
+#      twice for casulo: as is, and with --no-compress (row "b raw", against
+#      the same QEMU figure): real guests' memory compresses less
 #   c  the guest rewrites those 256 MiB over and over; no cap: downtime,
 #      and whether it converged at all within GIVEUP_S (default 30; then
 #      casulo's --timeout gives up, QEMU's migration is cancelled)
@@ -68,10 +71,10 @@ port() { echo $((20000 + RANDOM % 20000)); }
 # Guest readiness: idle guests once they said so, the dirtying one after two sweeps.
 ready_text() { case $1 in *mig.dirty*) echo "sweep=2" ;; *) echo "MIGGUEST ready" ;; esac; }
 
-# casulo_once KEY CMDLINE BW_MIB (0: no cap) GIVEUP_S (0: none): one migration;
-# prints "status downtime_ms total_ms bytes iterations".
+# casulo_once KEY CMDLINE BW_MIB (0: no cap) GIVEUP_S (0: none) [MIGRATE_ARGS]: one
+# migration; prints "status downtime_ms total_ms bytes iterations".
 casulo_once() {
-    local key=$1 cmdline=$2 bw=$3 giveup=$4 p d s
+    local key=$1 cmdline=$2 bw=$3 giveup=$4 extra=${5:-} p d s
     p=$(port)
     local dir=$OUT/$key
     mkdir -p "$dir"
@@ -88,6 +91,9 @@ casulo_once() {
     local args=(--max-downtime 300)
     [ "$bw" = 0 ] || args+=(--bandwidth "$bw")
     [ "$giveup" = 0 ] || args+=(--timeout "$giveup")
+    local more=()
+    [ -z "$extra" ] || read -ra more <<<"$extra"
+    args+=("${more[@]}")
     "$CASULO" migrate --api "$dir/src.sock" "tcp:127.0.0.1:$p" --watch --json "${args[@]}" \
         >"$dir/watch.json" 2>"$dir/watch.err" || true
     kill -9 "$s" "$d" 2>/dev/null || true
@@ -175,14 +181,15 @@ qemu_once() {
 
 RESULTS=$OUT/results.tsv
 : >"$RESULTS"
-# scenario NAME RUNS CMDLINE BW GIVEUP: the median run of each VMM into RESULTS.
+# scenario NAME RUNS CMDLINE BW GIVEUP [VMMS] [CASULO_MIGRATE_ARGS]: the median
+# run of each VMM (default: casulo qemu) into RESULTS.
 scenario() {
-    local name=$1 runs=$2 cmdline=$3 bw=$4 giveup=$5 vmm i line
-    for vmm in casulo qemu; do
+    local name=$1 runs=$2 cmdline=$3 bw=$4 giveup=$5 vmms=${6:-casulo qemu} extra=${7:-} vmm i line
+    for vmm in $vmms; do
         [ $vmm = casulo ] || [ -n "$QEMU" ] || continue
         : >"$OUT/$name-$vmm.runs"
         for i in $(seq "$runs"); do
-            line=$("${vmm}_once" "$name-$vmm-$i" "$cmdline" "$bw" "$giveup")
+            line=$("${vmm}_once" "$name-$vmm-$i" "$cmdline" "$bw" "$giveup" "$extra")
             echo "$name $vmm run $i: $line" >&2
             echo "$line" >>"$OUT/$name-$vmm.runs"
         done
@@ -193,6 +200,7 @@ scenario() {
 
 scenario a "$RUNS" "" 0 0
 scenario b "$RUNS" "mig.fill" 128 0
+scenario r "$RUNS" "mig.fill" 128 0 casulo --no-compress
 scenario c 1 "mig.dirty" 0 "$GIVEUP"
 
 python3 - "$RESULTS" <<'EOF'
@@ -201,7 +209,11 @@ rows = {}
 for line in open(sys.argv[1]):
     name, vmm, status, down, total, sent, iters = line.rstrip("\n").split("\t")
     rows[(name, vmm)] = dict(status=status, down=down, total=total, sent=sent, iters=iters)
-titles = {"a": "a idle, 1 GiB", "b": "b 256 MiB written, 128 MiB/s cap", "c": "c dirtying 256 MiB, no cap"}
+titles = {"a": "a idle, 1 GiB", "b": "b 256 MiB written, 128 MiB/s cap",
+          "r": "b raw: the same, --no-compress", "c": "c dirtying 256 MiB, no cap"}
+# b raw is casulo alone: QEMU's b is its reference.
+if ("b", "qemu") in rows:
+    rows[("r", "qemu")] = rows[("b", "qemu")]
 def num(v):
     try:
         return float(v)
@@ -221,7 +233,7 @@ def ratio(c, q, key):
     return "%.2f" % (a / b)
 print()
 print("%-34s %-13s %10s %10s %12s" % ("scenario", "metric", "casulo", "qemu", "casulo/qemu"))
-for name in "abc":
+for name in "abrc":
     c, q = rows.get((name, "casulo")), rows.get((name, "qemu"))
     first = True
     for key, label in (("down", "downtime ms"), ("total", "total ms"), ("sent", "sent MiB")):

@@ -72,7 +72,14 @@ enum mig_msg_type {
  * source uses only what was taken, so old streams and peers still work.
  */
 #define MIG_FEATURE_ZSTD 1u     /* PAGES_ZSTD messages */
-#define MIG_FEATURES_KNOWN MIG_FEATURE_ZSTD
+/*
+ * The destination echoes each ITER once it has applied the pass, and the
+ * source waits for it: without that a compressed backlog in the socket
+ * buffers (megabytes of wire, gigabytes of pages) would be applied during
+ * the downtime, and the measured bandwidth would be the sender's alone.
+ */
+#define MIG_FEATURE_ITER_ACK 2u
+#define MIG_FEATURES_KNOWN (MIG_FEATURE_ZSTD | MIG_FEATURE_ITER_ACK)
 
 struct mig_accept {
     uint32_t features;          /* a subset of the header's */
@@ -171,6 +178,7 @@ struct mig_ram_stats {
     uint64_t compressed_pages;  /* of `pages`, how many came in PAGES_ZSTD */
     uint64_t *written;          /* NULL: check each zero page's content instead */
     struct ZSTD_DCtx_s *dctx;   /* from mig_zstd_dctx_new when ZSTD was accepted, else NULL */
+    struct mig_writer *ack;     /* ITER_ACK accepted: each ITER is echoed here, else NULL */
 };
 
 /*

@@ -173,6 +173,8 @@ int mig_incoming_receive(struct mig_incoming *in, struct vm *vm, char *err, size
         if (!st.dctx)
             acc.features &= ~MIG_FEATURE_ZSTD;
     }
+    if (acc.features & MIG_FEATURE_ITER_ACK)
+        st.ack = &in->w;
     int ret = mig_write_msg(&in->w, MIG_MSG_ACCEPT, &acc, in->offered ? sizeof(acc) : 0, NULL, 0);
     if (ret) {
         mig_zstd_dctx_free(st.dctx);

@@ -51,6 +51,7 @@ struct send_ctx {
     uint64_t *bits;
     uint8_t *buf;
     ZSTD_CCtx *cctx;            /* set when the destination took MIG_FEATURE_ZSTD */
+    bool iter_ack;              /* the destination took MIG_FEATURE_ITER_ACK */
     uint8_t *zbuf;
     size_t zcap;
     uint64_t page_bytes, page_wire_bytes;
@@ -281,6 +282,9 @@ static int send_pages(struct send_ctx *c)
     return 0;
 }
 
+static int expect_msg_into(struct send_ctx *c, uint32_t type, const char *waiting_for,
+                           struct mig_msg *out);
+
 /* One pass: the pages in c->bits, then ITER; measures the link over it. */
 static int send_pass(struct send_ctx *c, uint64_t pages)
 {
@@ -292,10 +296,24 @@ static int send_pass(struct send_ctx *c, uint64_t pages)
         return ret;
     struct mig_iter it = { .iteration = c->iteration, .pages = pages };
     ret = mig_write_msg(&c->w, MIG_MSG_ITER, &it, sizeof(it), NULL, 0);
-    if (!ret)
+    if (!ret && !c->iter_ack)
         ret = check_peer(c, 0);
     if (ret)
         return send_failed(c, ret);
+    if (c->iter_ack) {
+        /* The pass counts as done once the destination has applied it. */
+        struct mig_msg m;
+        ret = expect_msg_into(c, MIG_MSG_ITER, "waiting for the destination to apply a pass", &m);
+        if (ret)
+            return ret;
+        struct mig_iter echo;
+        memcpy(&echo, m.payload, sizeof(echo));
+        if (echo.iteration != it.iteration) {
+            snprintf(c->err, sizeof(c->err), "the destination acknowledged pass %u after pass %u",
+                     echo.iteration, it.iteration);
+            return -EPROTO;
+        }
+    }
     uint64_t bytes = c->w.bytes + c->saved - b0, ns = mig_now_ns() - t0;
     /*
      * A pass of a few pages measures latency, not bandwidth: it only counts
@@ -349,6 +367,7 @@ static int take_features(struct send_ctx *c, const struct mig_msg *m, uint32_t o
         return 0;           /* a destination from before features: none */
     struct mig_accept a;
     memcpy(&a, m->payload, sizeof(a));
+    c->iter_ack = a.features & MIG_FEATURE_ITER_ACK;
     if ((a.features & ~offered) || a.reserved) {
         snprintf(c->err, sizeof(c->err), "the destination accepted features 0x%x that were not "
                  "offered (0x%x)", a.features, offered);
@@ -391,7 +410,7 @@ static int handshake(struct send_ctx *c, const struct mig_addr *addr)
         .rng = vm->cfg->rng, .balloon = vm->cfg->balloon,
     };
     struct mig_header h;
-    uint32_t offered = c->s->info.params.no_compress ? 0 : MIG_FEATURE_ZSTD;
+    uint32_t offered = MIG_FEATURE_ITER_ACK | (c->s->info.params.no_compress ? 0 : MIG_FEATURE_ZSTD);
     mig_header_build(&h, &shape, offered);
     ret = c->w.write(c->w.opaque, &h, sizeof(h));
     if (ret) {

@@ -411,6 +411,12 @@ int mig_receive_ram(struct mig_reader *r, const struct guest_mem *gm, struct mig
             break;
         case MIG_MSG_ITER:
             st->iterations++;
+            if (st->ack && (ret = mig_write_msg(st->ack, MIG_MSG_ITER, m.payload, m.length, NULL,
+                                                0)) != 0) {
+                snprintf(err, errlen, "cannot acknowledge pass %llu to the source: %s",
+                         (unsigned long long)st->iterations, strerror(-ret));
+                return ret;
+            }
             break;
         case MIG_MSG_STATE:
             *state = m;

@@ -4,7 +4,9 @@
  * addresses (migration/sock.h): header round trip and every mismatch the
  * destination must name; message round trips into guest RAM; a flipped
  * bit anywhere or a truncation at any length is refused; hostile page
- * addresses, counts and lengths are refused before anything is written.
+ * addresses, counts and lengths are refused before anything is written;
+ * zstd page batches round-trip when negotiated, and a frame that is not
+ * negotiated, not zstd, of another size or corrupt is refused.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <zstd.h>
 
 #include "core/guest_mem.h"
 #include "migration/sock.h"
@@ -196,9 +199,10 @@ static void every_flip_and_truncation_refused(void **state)
     free(m.data);
 }
 
-/* One message through mig_receive_ram; returns its result. */
-static int one(struct guest_mem *gm, uint32_t type, const void *head, size_t hlen, const void *data,
-               size_t dlen, char *err, size_t errlen)
+/* One message through mig_receive_ram, with a zstd context or without; returns its result. */
+static int one_z(struct guest_mem *gm, struct ZSTD_DCtx_s *dctx, uint32_t type, const void *head,
+                 size_t hlen, const void *data, size_t dlen, uint64_t *compressed, char *err,
+                 size_t errlen)
 {
     struct membuf m = { 0 };
     struct mig_writer w = { .write = mem_write, .opaque = &m };
@@ -206,12 +210,127 @@ static int one(struct guest_mem *gm, uint32_t type, const void *head, size_t hle
     struct snap_buf_source src = { .data = m.data, .len = m.len };
     struct mig_reader r;
     mig_reader_init(&r, snap_buf_source, &src);
-    struct mig_ram_stats stats = { 0 };
+    struct mig_ram_stats stats = { .dctx = dctx };
     struct mig_msg st;
     int ret = mig_receive_ram(&r, gm, &st, &stats, err, errlen);
+    if (compressed)
+        *compressed = stats.compressed_pages;
     mig_reader_free(&r);
     free(m.data);
     return ret;
+}
+
+static int one(struct guest_mem *gm, uint32_t type, const void *head, size_t hlen, const void *data,
+               size_t dlen, char *err, size_t errlen)
+{
+    return one_z(gm, NULL, type, head, hlen, data, dlen, NULL, err, errlen);
+}
+
+/* Pages as the bench guest leaves them: one word each, the rest zero. */
+static void word_pages(uint8_t *buf, unsigned count, uint64_t seed)
+{
+    memset(buf, 0, (size_t)count * MIG_PAGE_SIZE);
+    for (unsigned i = 0; i < count; i++) {
+        uint64_t v = seed + i;
+        memcpy(buf + (size_t)i * MIG_PAGE_SIZE, &v, sizeof(v));
+    }
+}
+
+static void zstd_pages(void **state)
+{
+    (void)state;
+    struct guest_mem gm;
+    assert_int_equal(guest_mem_init(&gm, RAM, 3ULL << 30, 4ULL << 30), 0);
+    struct ZSTD_DCtx_s *dctx = mig_zstd_dctx_new();
+    assert_non_null(dctx);
+    static uint8_t pages[4 * MIG_PAGE_SIZE], frame[8 * MIG_PAGE_SIZE];
+    char err[300];
+    uint64_t compressed = 0;
+    word_pages(pages, 4, 0x1234567890ull);
+    size_t z = ZSTD_compress(frame, sizeof(frame), pages, 2 * MIG_PAGE_SIZE, 1);
+    assert_false(ZSTD_isError(z));
+    assert_true(z < 2 * MIG_PAGE_SIZE);
+    struct mig_pages_head ph = { .gpa = 2 << 20, .count = 2 };
+    assert_int_equal(one_z(&gm, dctx, MIG_MSG_PAGES_ZSTD, &ph, sizeof(ph), frame, z, &compressed,
+                           err, sizeof(err)), -ECONNRESET);   /* round trip, then the stream ends */
+    assert_int_equal(compressed, 2);
+    assert_memory_equal(guest_mem_ptr(&gm, 2 << 20, 2 * MIG_PAGE_SIZE), pages, 2 * MIG_PAGE_SIZE);
+
+    /* Not negotiated: refused, nothing written. */
+    ph.gpa = 3 << 20;
+    assert_int_equal(one_z(&gm, NULL, MIG_MSG_PAGES_ZSTD, &ph, sizeof(ph), frame, z, NULL, err,
+                           sizeof(err)), -EPROTO);
+    assert_non_null(strstr(err, "not negotiated"));
+    assert_int_equal(*(const uint64_t *)guest_mem_ptr(&gm, 3 << 20, 8), 0);
+    /* The head says 3 pages, the frame holds 2. */
+    ph.count = 3;
+    assert_int_equal(one_z(&gm, dctx, MIG_MSG_PAGES_ZSTD, &ph, sizeof(ph), frame, z, NULL, err,
+                           sizeof(err)), -EPROTO);
+    assert_non_null(strstr(err, "another size"));
+    /* Not zstd at all. */
+    ph.count = 2;
+    static const uint8_t junk[64] = { 1, 2, 3 };
+    assert_int_equal(one_z(&gm, dctx, MIG_MSG_PAGES_ZSTD, &ph, sizeof(ph), junk, sizeof(junk), NULL,
+                           err, sizeof(err)), -EPROTO);
+    assert_non_null(strstr(err, "not a zstd frame"));
+    /* A frame that does not say its size. */
+    ZSTD_CCtx *cctx = ZSTD_createCCtx();
+    assert_non_null(cctx);
+    assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(cctx, ZSTD_c_contentSizeFlag, 0)));
+    size_t z2 = ZSTD_compress2(cctx, frame, sizeof(frame), pages, 2 * MIG_PAGE_SIZE);
+    assert_false(ZSTD_isError(z2));
+    assert_int_equal(ZSTD_getFrameContentSize(frame, z2), ZSTD_CONTENTSIZE_UNKNOWN);
+    assert_int_equal(one_z(&gm, dctx, MIG_MSG_PAGES_ZSTD, &ph, sizeof(ph), frame, z2, NULL, err,
+                           sizeof(err)), -EPROTO);
+    assert_non_null(strstr(err, "does not say its size"));
+    ZSTD_freeCCtx(cctx);
+    /* The right size in its header, a body cut short: the decompressor's error, one line. */
+    z = ZSTD_compress(frame, sizeof(frame), pages, 2 * MIG_PAGE_SIZE, 1);
+    assert_false(ZSTD_isError(z));
+    assert_int_equal(one_z(&gm, dctx, MIG_MSG_PAGES_ZSTD, &ph, sizeof(ph), frame, z - 2, NULL, err,
+                           sizeof(err)), -EPROTO);
+    assert_null(strchr(err, '\n'));
+    /* Outside guest RAM. */
+    ph.gpa = RAM - MIG_PAGE_SIZE;
+    assert_int_equal(one_z(&gm, dctx, MIG_MSG_PAGES_ZSTD, &ph, sizeof(ph), frame, z, NULL, err,
+                           sizeof(err)), -EPROTO);
+    assert_non_null(strstr(err, "not guest RAM"));
+    /* Not smaller than the pages: no such message. */
+    ph.gpa = 0;
+    ph.count = 1;
+    static uint8_t big[MIG_PAGES_PER_MSG * MIG_PAGE_SIZE];
+    assert_int_equal(one_z(&gm, dctx, MIG_MSG_PAGES_ZSTD, &ph, sizeof(ph), big, sizeof(big), NULL,
+                           err, sizeof(err)), -EPROTO);
+    mig_zstd_dctx_free(dctx);
+    guest_mem_destroy(&gm);
+}
+
+/* The header carries the offer; ACCEPT is empty (an old destination) or struct mig_accept. */
+static void feature_negotiation_framing(void **state)
+{
+    (void)state;
+    struct mig_header h;
+    char err[300];
+    mig_header_build(&h, &shape, MIG_FEATURE_ZSTD);
+    assert_int_equal(mig_header_check(&h, &shape, err, sizeof(err)), 0);
+    assert_int_equal(h.features, MIG_FEATURE_ZSTD);
+    struct mig_accept acc = { .features = MIG_FEATURE_ZSTD };
+    for (size_t len = 0; len <= sizeof(acc); len++) {
+        struct membuf m = { 0 };
+        struct mig_writer w = { .write = mem_write, .opaque = &m };
+        assert_int_equal(mig_write_msg(&w, MIG_MSG_ACCEPT, &acc, len, NULL, 0), 0);
+        struct snap_buf_source src = { .data = m.data, .len = m.len };
+        struct mig_reader r;
+        mig_reader_init(&r, snap_buf_source, &src);
+        struct mig_msg msg;
+        int ret = mig_read_msg(&r, &msg, err, sizeof(err));
+        if (len == 0 || len == sizeof(acc))
+            assert_int_equal(ret, 0);
+        else
+            assert_int_equal(ret, -EPROTO);
+        mig_reader_free(&r);
+        free(m.data);
+    }
 }
 
 static void hostile_messages_refused(void **state)
@@ -284,6 +403,8 @@ int main(void)
         cmocka_unit_test(ram_round_trip),
         cmocka_unit_test(every_flip_and_truncation_refused),
         cmocka_unit_test(hostile_messages_refused),
+        cmocka_unit_test(zstd_pages),
+        cmocka_unit_test(feature_negotiation_framing),
         cmocka_unit_test(urls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
