@@ -42,7 +42,7 @@ echo "below the cap: converged, downtime $(json_field "$reply" downtime_ms) ms, 
 
 # Above the cap, no auto-converge, a deadline: reported as not converging, then fails; the source runs on.
 setup fast
-reply=$(api "$T/src.sock" PUT /migrate "{\"url\": \"tcp:$MIG_DST_IP:$PORT\", \"bandwidth_mib_s\": $CAP, \"timeout_s\": 20}")
+reply=$(api "$T/src.sock" PUT /migrate "{\"url\": \"tcp:$MIG_DST_IP:$PORT\", \"bandwidth_mib_s\": $CAP, \"timeout_s\": 20, \"compress\": false}")
 [ "$(json_field "$reply" status)" = active ] || mfail "PUT /migrate: $reply"
 seen_nonconv=
 for _ in $(seq 400); do
@@ -65,7 +65,7 @@ echo "above the cap: not converging reported, failed after the deadline, source 
 
 # Above the cap with auto-converge: throttled, completes.
 setup fast
-reply=$(api "$T/src.sock" PUT /migrate "{\"url\": \"tcp:$MIG_DST_IP:$PORT\", \"bandwidth_mib_s\": 32, \"max_downtime_ms\": 1000, \"auto_converge\": true}")
+reply=$(api "$T/src.sock" PUT /migrate "{\"url\": \"tcp:$MIG_DST_IP:$PORT\", \"bandwidth_mib_s\": 32, \"max_downtime_ms\": 1000, \"auto_converge\": true, \"compress\": false}")
 [ "$(json_field "$reply" status)" = active ] || mfail "PUT /migrate: $reply"
 max_throttle=0
 for _ in $(seq 1200); do

@@ -33,7 +33,7 @@ setup() {
 
 start_migration() {   # URL
     local reply
-    reply=$(api "$T/src.sock" PUT /migrate "{\"url\": \"$1\", \"bandwidth_mib_s\": $CAP}")
+    reply=$(api "$T/src.sock" PUT /migrate "{\"url\": \"$1\", \"bandwidth_mib_s\": $CAP, \"compress\": false}")
     [ "$(json_field "$reply" status)" = active ] || mfail "PUT /migrate: $reply"
 }
 

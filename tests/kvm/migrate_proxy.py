@@ -5,25 +5,39 @@
 # source-to-destination stream at byte offset FLIP (a damaged link that TCP's
 # own checksum missed). With "garbage" instead of an offset it sends bytes
 # that are not a migration stream at all and never relays. With
-# "droprunning" it relays the destination's first two 16-byte messages
-# (ACCEPT, READY) and swallows the rest: RUNNING never reaches the source.
+# "droprunning" it relays the destination's messages up to READY (ACCEPT,
+# pass acknowledgements, READY) and swallows the rest: RUNNING never reaches
+# the source.
 import socket
+import struct
 import sys
 import threading
 
 
-def pump(src, dst, flip, limit=None):
+MSG_READY = 6
+
+
+def pump(src, dst, flip, until_ready=False):
     pos = 0
+    pending = b""
+    ready_sent = False
     try:
         while True:
             data = src.recv(65536)
             if not data:
                 break
-            if limit is not None:
-                data = data[:max(0, limit - pos)]
-                pos += len(data)
-                if data:
-                    dst.sendall(data)
+            if until_ready:
+                # Frames: type, length, crc, reserved (u32 each), then the payload.
+                pending += data
+                while not ready_sent and len(pending) >= 16:
+                    mtype, length = struct.unpack_from("<II", pending)
+                    if len(pending) < 16 + length:
+                        break
+                    dst.sendall(pending[:16 + length])
+                    pending = pending[16 + length:]
+                    ready_sent = mtype == MSG_READY
+                if ready_sent:
+                    pending = b""
                 continue
             if flip is not None and pos <= flip < pos + len(data):
                 b = bytearray(data)
@@ -61,7 +75,7 @@ def main():
     d = socket.create_connection((dhost, dport))
     drop = mode == "droprunning"
     t1 = threading.Thread(target=pump, args=(s, d, None if drop else int(mode)))
-    t2 = threading.Thread(target=pump, args=(d, s, None, 32 if drop else None))
+    t2 = threading.Thread(target=pump, args=(d, s, None, drop))
     t1.start()
     t2.start()
     t1.join()
