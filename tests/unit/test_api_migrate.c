@@ -147,10 +147,12 @@ static void start_passes_every_field(void **state)
     assert_int_equal(p->bandwidth_mib_s, 16);
     assert_true(p->auto_converge);
     assert_int_equal(p->timeout_s, 30);
+    assert_false(p->no_compress);           /* compression is on unless turned off */
     j = reply(fx);
     assert_string_equal(str(j, "status"), "active");
     assert_string_equal(str(j, "url"), "tcp:10.0.0.2:4444");
     assert_true(json_is_true(json_object_get(j, "auto_converge")));
+    assert_true(json_is_true(json_object_get(j, "compress")));
     json_decref(j);
 
     /* Progress as the migration reports it. */
@@ -162,6 +164,9 @@ static void start_passes_every_field(void **state)
     fx->f.info.expected_downtime_ms = 77;
     fx->f.info.converging = false;
     fx->f.info.throttle_percent = 30;
+    fx->f.info.compressing = true;
+    fx->f.info.page_bytes = 40960;
+    fx->f.info.page_wire_bytes = 1024;
     assert_int_equal(call(fx, "GET", "/migrate", NULL), 200);
     j = reply(fx);
     assert_int_equal(json_integer_value(json_object_get(j, "iteration")), 3);
@@ -171,6 +176,10 @@ static void start_passes_every_field(void **state)
     assert_int_equal(json_integer_value(json_object_get(j, "expected_downtime_ms")), 77);
     assert_true(json_is_false(json_object_get(j, "converging")));
     assert_int_equal(json_integer_value(json_object_get(j, "throttle_percent")), 30);
+    assert_string_equal(str(j, "compression"), "zstd");
+    assert_int_equal(json_integer_value(json_object_get(j, "page_bytes")), 40960);
+    assert_int_equal(json_integer_value(json_object_get(j, "page_wire_bytes")), 1024);
+    assert_true(json_real_value(json_object_get(j, "compression_ratio")) == 40.0);
     assert_null(json_object_get(j, "downtime_ms"));
     assert_null(json_object_get(j, "error"));
     json_decref(j);
@@ -224,6 +233,8 @@ static void bad_bodies(void **state)
     expect_error(fx, 400, "unknown field 'speed'");
     assert_int_equal(call(fx, "PUT", "/migrate", "{\"url\": \"tcp:h:1\", \"auto_converge\": 1}"), 400);
     expect_error(fx, 400, "auto_converge");
+    assert_int_equal(call(fx, "PUT", "/migrate", "{\"url\": \"tcp:h:1\", \"compress\": \"no\"}"), 400);
+    expect_error(fx, 400, "compress");
     assert_int_equal(call(fx, "PUT", "/migrate", "{\"url\": \"tcp:h:1\", \"max_downtime_ms\": -5}"), 400);
     assert_int_equal(call(fx, "PUT", "/migrate", "{\"url\": \"tcp:h:1\", \"max_downtime_ms\": 99999999999}"), 400);
     expect_error(fx, 400, "max_downtime_ms must be at most");

@@ -38,6 +38,9 @@ static void lines(void **state)
     line_for("{\"status\": \"completed\", \"downtime_ms\": 12, \"total_ms\": 3400, \"bytes_sent\": 1048576}",
              buf, sizeof(buf));
     assert_string_equal(buf, "completed: downtime 12 ms, total 3400 ms, 1.0 MiB sent");
+    line_for("{\"status\": \"completed\", \"downtime_ms\": 3, \"total_ms\": 90, \"bytes_sent\": 1048576, "
+             "\"compression\": \"zstd\", \"compression_ratio\": 12.5}", buf, sizeof(buf));
+    assert_string_equal(buf, "completed: downtime 3 ms, total 90 ms, 1.0 MiB sent (pages compressed 12.5x)");
     line_for("{\"status\": \"failed\", \"error\": \"the destination refused the migration: x\"}", buf,
              sizeof(buf));
     assert_string_equal(buf, "failed: the destination refused the migration: x");
