@@ -43,7 +43,7 @@ struct vm_args {
     const char *count, *prefix, *balloon, *to;
     bool no_start;
     const char *dest_token, *max_downtime, *bandwidth;
-    bool auto_converge, watch;
+    bool auto_converge, no_compress, watch;
 };
 
 static void vm_usage(FILE *out)
@@ -68,7 +68,7 @@ static void vm_usage(FILE *out)
           "  set NAME [--memory SIZE] [--cpus N]   change a stopped VM's definition\n"
           "  set NAME --balloon SIZE      a running VM's balloon target (memory taken from it)\n"
           "  migrate NAME --to DEST [--dest-token TOKEN] [--max-downtime MS]\n"
-          "         [--bandwidth MIB] [--auto-converge] [--watch]\n"
+          "         [--bandwidth MIB] [--auto-converge] [--no-compress] [--watch]\n"
           "                               live-migrate a running VM to the casulo daemon at\n"
           "                               DEST (an ADDR as above); disks must be on storage both\n"
           "                               hosts see at the same paths. Waits until the copy\n"
@@ -581,6 +581,8 @@ static int verb_migrate(const struct vm_args *a)
         json_object_set_new(req, "token", json_string(a->dest_token));
     if (a->auto_converge)
         json_object_set_new(req, "auto_converge", json_true());
+    if (a->no_compress)
+        json_object_set_new(req, "compress", json_false());
     char path[256];
     snprintf(path, sizeof(path), "/api/v1/vms/%s/migrate", a->name);
     struct vm_args quiet = *a;
@@ -596,7 +598,7 @@ static int verb_migrate(const struct vm_args *a)
 
 enum { O_CONNECT = 256, O_TOKEN, O_JSON, O_KERNEL, O_INITRD, O_CMDLINE, O_CPUS, O_MEMORY, O_DISK,
        O_NET, O_RNG, O_BALLOON, O_RESTART, O_START, O_FROM_SNAPSHOT, O_COUNT, O_PREFIX,
-       O_NO_START, O_TO, O_DEST_TOKEN, O_MAX_DOWNTIME, O_BANDWIDTH, O_AUTO_CONVERGE, O_WATCH };
+       O_NO_START, O_TO, O_DEST_TOKEN, O_MAX_DOWNTIME, O_BANDWIDTH, O_AUTO_CONVERGE, O_NO_COMPRESS, O_WATCH };
 
 /* Which options each verb takes (besides --connect, --token, --json). */
 static const struct { const char *verb; bool name; const int *opts; } verbs[] = {
@@ -615,7 +617,7 @@ static const struct { const char *verb; bool name; const int *opts; } verbs[] = 
     { "clone", true, (const int[]){ O_COUNT, O_PREFIX, O_NO_START, 0 } },
     { "set", true, (const int[]){ O_MEMORY, O_CPUS, O_BALLOON, 0 } },
     { "migrate", true, (const int[]){ O_TO, O_DEST_TOKEN, O_MAX_DOWNTIME, O_BANDWIDTH,
-                                      O_AUTO_CONVERGE, O_WATCH, 0 } },
+                                      O_AUTO_CONVERGE, O_NO_COMPRESS, O_WATCH, 0 } },
 };
 
 static const struct option long_opts[] = {
@@ -642,6 +644,7 @@ static const struct option long_opts[] = {
     { "max-downtime", required_argument, NULL, O_MAX_DOWNTIME },
     { "bandwidth", required_argument, NULL, O_BANDWIDTH },
     { "auto-converge", no_argument, NULL, O_AUTO_CONVERGE },
+    { "no-compress", no_argument, NULL, O_NO_COMPRESS },
     { "watch", no_argument, NULL, O_WATCH },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -752,6 +755,7 @@ static int parse(int argc, char **argv, struct vm_args *a, int *verb)
         case O_MAX_DOWNTIME: a->max_downtime = optarg; break;
         case O_BANDWIDTH: a->bandwidth = optarg; break;
         case O_AUTO_CONVERGE: a->auto_converge = true; break;
+        case O_NO_COMPRESS: a->no_compress = true; break;
         case O_WATCH: a->watch = true; break;
         }
     }

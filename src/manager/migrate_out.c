@@ -518,13 +518,15 @@ void mgr_op_migrate(struct mgr *m, const char *name, json_t *body, struct mgr_re
     json_t *v;
     json_object_foreach(body, key, v) {
         if (strcmp(key, "to") && strcmp(key, "token") && strcmp(key, "max_downtime_ms") &&
-            strcmp(key, "bandwidth_mib_s") && strcmp(key, "auto_converge")) {
+            strcmp(key, "bandwidth_mib_s") && strcmp(key, "auto_converge") &&
+            strcmp(key, "compress")) {
             mgr_fail(r, 400, "unknown field '%s'", key);
             return;
         }
     }
     json_t *to = json_object_get(body, "to"), *token = json_object_get(body, "token");
     json_t *ac = json_object_get(body, "auto_converge");
+    json_t *compress = json_object_get(body, "compress");
     if (!json_is_string(to)) {
         mgr_fail(r, 400, "field 'to' (the destination daemon: unix:PATH, tcp:HOST:PORT or "
                  "http://HOST:PORT) is required");
@@ -533,6 +535,10 @@ void mgr_op_migrate(struct mgr *m, const char *name, json_t *body, struct mgr_re
     if ((token && !json_is_string(token)) || (ac && !json_is_boolean(ac))) {
         mgr_fail(r, 400, token && !json_is_string(token) ? "field 'token' must be a string"
                                                          : "field 'auto_converge' must be true or false");
+        return;
+    }
+    if (compress && !json_is_boolean(compress)) {
+        mgr_fail(r, 400, "field 'compress' must be true or false");
         return;
     }
     struct mig_work *w = calloc(1, sizeof(*w));
@@ -554,6 +560,8 @@ void mgr_op_migrate(struct mgr *m, const char *name, json_t *body, struct mgr_re
         goto fail;
     if (ac)
         json_object_set(w->vmm_req, "auto_converge", ac);
+    if (compress)
+        json_object_set(w->vmm_req, "compress", compress);
     if (token && *json_string_value(token))
         w->token = strdup(json_string_value(token));
     struct begin_job b = { .name = name, .w = w, .r = r };

@@ -149,8 +149,9 @@ ok vm create big --kernel "$GUESTS/migdirty.elf" --memory 256M --cmdline migdirt
 CONB=$STATE/vms/big/console.log
 wait_text "$CONB" "tick=2"
 wait_state big running
-# 2 MiB/s: the ~17 MiB the guest holds take seconds, so "mid-copy" holds on a loaded host
-ok vm migrate big --to "unix:$SOCK2" --dest-token "$TOKEN" --bandwidth 2
+# 2 MiB/s, uncompressed (this guest's pages compress ~1000-fold): the ~17 MiB it
+# holds take seconds, so "mid-copy" holds on a loaded host
+ok vm migrate big --to "unix:$SOCK2" --dest-token "$TOKEN" --bandwidth 2 --no-compress
 refused 1 "VM 'big' is already migrating to $SOCK2" vm migrate big --to "unix:$SOCK2"
 i=0
 while :; do
@@ -194,7 +195,7 @@ dvm list | grep -q '^huge ' && fail2 "the destination kept a definition of huge"
 echo "over-commit at the destination: refused, the VM runs on"
 
 # --- 6. the source daemon stopped mid-copy: it cancels, the VM stays here
-ok vm migrate big --to "unix:$SOCK2" --dest-token "$TOKEN" --bandwidth 2
+ok vm migrate big --to "unix:$SOCK2" --dest-token "$TOKEN" --bandwidth 2 --no-compress
 bpid=$(field big pid)
 daemon_stop
 kill -0 "$bpid" 2>/dev/null || fail "big's VMM ended with the source daemon"
@@ -214,7 +215,7 @@ echo "source daemon stopped mid-copy: cancelled, big adopted again and running"
 
 # --- 7. the destination daemon killed (-9) and restarted mid-copy: the
 # incoming VM stays incoming (never booted afresh), and arrives
-ok vm migrate big --to "unix:$SOCK2" --dest-token "$TOKEN" --bandwidth 8
+ok vm migrate big --to "unix:$SOCK2" --dest-token "$TOKEN" --bandwidth 8 --no-compress
 [ "$(dfield big state)" = incoming ] || fail2 "big is '$(dfield big state)' on the destination"
 dpid=$(dfield big pid)
 kill -9 "$DAEMON2_PID"
