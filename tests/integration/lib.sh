@@ -114,10 +114,20 @@ DEV
         done ;;
     esac
     read -r t0 _ < /proc/uptime
-    # SIGKILL, because a VMM may well exit 0 when asked to stop by SIGTERM;
-    # busybox timeout passes on the program's own status: 137.
-    { timeout -s KILL "$L2_TIMEOUT" "$@" < /dev/null 2>&1; echo $? > "/tmp/$name.rc"; } |
-        tr -d '\r' | tee "/tmp/$name.out" | sed "s/^/L2[$name] /"
+    for attempt in 1 2; do
+        # SIGKILL, because a VMM may well exit 0 when asked to stop by SIGTERM;
+        # busybox timeout passes on the program's own status: 137.
+        { timeout -s KILL "$L2_TIMEOUT" "$@" < /dev/null 2>&1; echo $? > "/tmp/$name.rc"; } |
+            tr -d '\r' | tee "/tmp/$name.out" | sed "s/^/L2[$name] /"
+        # About one 4-vCPU 4 GiB boot in twenty in this nested tier (L1's KVM
+        # on QEMU's emulated SVM) has triple-faulted before the guest printed
+        # anything, never reproduced on rerun: such a boot, and only such a
+        # boot, is tried once more, loudly (docs/testing.md, "Known flakes").
+        [ "$attempt" = 1 ] && [ "$(cat "/tmp/$name.rc")" = 3 ] &&
+            grep -q '^casulo: error: triple-fault' "/tmp/$name.out" &&
+            ! grep -q -v '^casulo: ' "/tmp/$name.out" || break
+        echo "L2-RETRY $name: triple fault before any guest output; booting once more"
+    done
     read -r t1 _ < /proc/uptime
     rc=$(cat "/tmp/$name.rc")
     [ "$rc" != 137 ] || echo "L2-TIMEOUT $name: killed after $L2_TIMEOUT s"
