@@ -150,6 +150,17 @@ json_t *mgr_vm_json(struct mgr *m, struct mgr_vm *vm, bool history);
 uint64_t mgr_committed_memory(const struct mgr *m, const struct mgr_vm *except);
 int mgr_vm_load_all(struct mgr *m, char *err, size_t errlen) MUST_CHECK;
 struct mgr_vm *mgr_vm_new(const char *name, json_t *config);
+/*
+ * The steps of defining a VM that create and an incoming migration share:
+ * a VM from a checked definition (created now, its resources read, restart
+ * policy NULL for the default), its directory made afresh, and its row
+ * stored then its entry added to the table. Each fails r itself: 400 for
+ * resources, 409 for a taken name, 500 otherwise.
+ */
+struct mgr_vm *mgr_vm_define(struct mgr *m, const char *name, json_t *config, const char *restart,
+                             struct mgr_result *r);
+int mgr_vm_fresh_dir(struct mgr *m, const char *name, char *dir, size_t len, struct mgr_result *r);
+int mgr_vm_register(struct mgr *m, struct mgr_vm *vm, struct mgr_result *r);
 void mgr_vm_free(struct mgr_vm *vm);
 
 /* definitions (vm_define.c) */

@@ -138,26 +138,12 @@ static void job_incoming(struct mgr *m, void *arg)
         return;
     }
     const char *name = json_string_value(json_object_get(j->req, "name"));
-    struct mgr_vm *vm = mgr_vm_new(name, config);
+    struct mgr_vm *vm = mgr_vm_define(m, name, config, j->restart, r);
     json_decref(config);
-    if (!vm) {
-        mgr_fail(r, 500, "out of memory");
+    if (!vm)
         return;
-    }
-    vm->owner = m;
-    vm->created = time(NULL);
-    if (j->restart)
-        (void)mgr_restart_parse(j->restart, &vm->restart);
     char err[MGR_ERR_MAX], dir[PATH_MAX];
-    if (mgr_define_resources(vm->config, &vm->memory_bytes, &vm->cpus, err, sizeof(err)) < 0) {
-        mgr_fail(r, 400, "%s", err);
-        mgr_vm_free(vm);
-        return;
-    }
-    mgr_vm_path(m, name, NULL, dir, sizeof(dir));
-    mgr_remove_tree(dir);
-    if (mkdir(dir, 0700) < 0) {
-        mgr_fail(r, 500, "cannot create %s: %s", dir, strerror(errno));
+    if (mgr_vm_fresh_dir(m, name, dir, sizeof(dir), r) < 0) {
         mgr_vm_free(vm);
         return;
     }
@@ -165,30 +151,13 @@ static void job_incoming(struct mgr *m, void *arg)
     char mark[PATH_MAX];
     mgr_vm_path(m, name, MGR_INCOMING_MARK, mark, sizeof(mark));
     int ret = mgr_write_file_atomic(mark, j->listen, strlen(j->listen));
-    if (ret) {
+    if (ret)
         mgr_fail(r, 500, "cannot write %s: %s", mark, strerror(-ret));
+    if (ret || mgr_vm_register(m, vm, r) < 0) {
         mgr_remove_tree(dir);
         mgr_vm_free(vm);
         return;
     }
-    char *text = json_dumps(vm->config, JSON_COMPACT | JSON_SORT_KEYS);
-    ret = text ? mgr_store_vm_insert(&m->store, name, text, mgr_restart_name(vm->restart),
-                                         vm->created) : -ENOMEM;
-    free(text);
-    if (ret) {
-        if (ret == -EEXIST)
-            mgr_fail(r, 409, "a VM named '%s' already exists", name);
-        else
-            mgr_fail(r, 500, "cannot store VM '%s': %s", name, strerror(-ret));
-        mgr_remove_tree(dir);
-        mgr_vm_free(vm);
-        return;
-    }
-    struct mgr_vm **p = &m->vms;
-    while (*p && strcmp((*p)->name, vm->name) < 0)
-        p = &(*p)->next;
-    vm->next = *p;
-    *p = vm;
     if (mgr_sup_start_incoming(m, vm, j->listen, r) < 0) {
         char why[MGR_ERR_MAX];
         int status = r->status;

@@ -117,49 +117,20 @@ static void job_create(struct mgr *m, void *arg)
         return;
     const char *name = json_string_value(json_object_get(j->body, "name"));
     const char *restart = json_string_value(json_object_get(j->body, "restart"));
-    struct mgr_vm *vm = mgr_vm_new(name, config);
+    struct mgr_vm *vm = mgr_vm_define(m, name, config, restart, r);
     json_decref(config);
-    if (!vm) {
-        mgr_fail(r, 500, "out of memory");
+    if (!vm)
         return;
-    }
-    vm->owner = m;
-    vm->created = time(NULL);
-    if (restart)
-        (void)mgr_restart_parse(restart, &vm->restart);
     char err[MGR_ERR_MAX], dir[PATH_MAX];
-    if (mgr_define_resources(vm->config, &vm->memory_bytes, &vm->cpus, err, sizeof(err)) < 0) {
-        mgr_fail(r, 400, "%s", err);
+    if (mgr_vm_fresh_dir(m, name, dir, sizeof(dir), r) < 0)
         goto fail;
-    }
-    /* A directory without a row is a leftover of a create that did not finish. */
-    mgr_vm_path(m, name, NULL, dir, sizeof(dir));
-    mgr_remove_tree(dir);
-    if (mkdir(dir, 0700) < 0) {
-        mgr_fail(r, 500, "cannot create %s: %s", dir, strerror(errno));
-        goto fail;
-    }
     int ret = mgr_write_vm_json(m, vm, err, sizeof(err));
     if (ret) {
         mgr_fail(r, 500, "%s", err);
         goto fail_dir;
     }
-    char *text = json_dumps(vm->config, JSON_COMPACT | JSON_SORT_KEYS);
-    ret = text ? mgr_store_vm_insert(&m->store, name, text, mgr_restart_name(vm->restart),
-                                     vm->created) : -ENOMEM;
-    free(text);
-    if (ret) {
-        if (ret == -EEXIST)
-            mgr_fail(r, 409, "a VM named '%s' already exists", name);
-        else
-            mgr_fail(r, 500, "cannot store VM '%s': %s", name, strerror(-ret));
+    if (mgr_vm_register(m, vm, r) < 0)
         goto fail_dir;
-    }
-    struct mgr_vm **p = &m->vms;
-    while (*p && strcmp((*p)->name, vm->name) < 0)
-        p = &(*p)->next;
-    vm->next = *p;
-    *p = vm;
     log_info("serve", "VM '%s': created", name);
     r->status = 201;
     if (json_is_true(json_object_get(vm->config, "autostart")) && mgr_sup_start(m, vm, r) < 0) {

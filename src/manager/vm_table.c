@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -128,6 +129,55 @@ static void insert_sorted(struct mgr *m, struct mgr_vm *vm)
         p = &(*p)->next;
     vm->next = *p;
     *p = vm;
+}
+
+struct mgr_vm *mgr_vm_define(struct mgr *m, const char *name, json_t *config, const char *restart,
+                             struct mgr_result *r)
+{
+    struct mgr_vm *vm = mgr_vm_new(name, config);
+    if (!vm) {
+        mgr_fail(r, 500, "out of memory");
+        return NULL;
+    }
+    vm->owner = m;
+    vm->created = time(NULL);
+    if (restart)
+        (void)mgr_restart_parse(restart, &vm->restart);
+    char err[MGR_ERR_MAX];
+    if (mgr_define_resources(vm->config, &vm->memory_bytes, &vm->cpus, err, sizeof(err)) < 0) {
+        mgr_fail(r, 400, "%s", err);
+        mgr_vm_free(vm);
+        return NULL;
+    }
+    return vm;
+}
+
+int mgr_vm_fresh_dir(struct mgr *m, const char *name, char *dir, size_t len, struct mgr_result *r)
+{
+    /* A directory without a row is a leftover of a create that did not finish. */
+    mgr_vm_path(m, name, NULL, dir, len);
+    mgr_remove_tree(dir);
+    if (mkdir(dir, 0700) < 0) {
+        int ret = -errno;
+        mgr_fail(r, 500, "cannot create %s: %s", dir, strerror(errno));
+        return ret;
+    }
+    return 0;
+}
+
+int mgr_vm_register(struct mgr *m, struct mgr_vm *vm, struct mgr_result *r)
+{
+    char *text = json_dumps(vm->config, JSON_COMPACT | JSON_SORT_KEYS);
+    int ret = text ? mgr_store_vm_insert(&m->store, vm->name, text, mgr_restart_name(vm->restart),
+                                         vm->created) : -ENOMEM;
+    free(text);
+    if (ret == -EEXIST)
+        mgr_fail(r, 409, "a VM named '%s' already exists", vm->name);
+    else if (ret)
+        mgr_fail(r, 500, "cannot store VM '%s': %s", vm->name, strerror(-ret));
+    else
+        insert_sorted(m, vm);
+    return ret;
 }
 
 struct load_ctx {
